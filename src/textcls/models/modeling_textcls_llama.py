@@ -1,0 +1,118 @@
+"""A Llama backbone with a sequence-classification head on the last real token.
+
+Differs from `transformers.LlamaForSequenceClassification` in how the last token is found: from the
+`attention_mask` (the rightmost position it marks as real), not from "the rightmost token that is
+not `pad_token_id`". That keeps it right when the pad token is the eos token and a text ends in
+eos (transformers issue #35352), with left padding, and when `config.pad_token_id` is unset
+(#34055). The `score` head runs on the pooled states only, not on every position.
+"""
+
+import torch
+from huggingface_hub.dataclasses import strict
+from torch import nn
+from transformers import LlamaConfig
+from transformers.modeling_outputs import SequenceClassifierOutputWithPast
+from transformers.models.llama.modeling_llama import LlamaModel, LlamaPreTrainedModel
+
+from .sequence_classification import sequence_classification_loss, set_auto_map, validate_label_config
+
+
+@strict
+class TextclsLlamaConfig(LlamaConfig):
+    """`LlamaConfig` under its own `model_type` (`llama` belongs to transformers)."""
+
+    model_type = "textcls_llama"
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        validate_label_config(self)
+        set_auto_map(self, __name__, "TextclsLlamaModel", "LlamaForSequenceClassification")
+
+
+def pool_last_token(
+    hidden_states: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    input_ids: torch.Tensor | None,
+    pad_token_id: int | None,
+) -> torch.Tensor:
+    """`[batch, seq_len, hidden] -> [batch, hidden]`: the state of each row's last real token."""
+    batch_size, seq_len = hidden_states.shape[:2]
+    positions = torch.arange(seq_len, device=hidden_states.device)
+    if attention_mask is not None:
+        # The largest masked-in position; works for right, left and no padding.
+        last = (positions * (attention_mask.to(hidden_states.device) != 0)).argmax(-1)
+    elif input_ids is not None and pad_token_id is not None:
+        last = (positions * (input_ids.to(hidden_states.device) != pad_token_id)).argmax(-1)
+    elif batch_size == 1:
+        last = torch.full((1,), seq_len - 1, device=hidden_states.device)
+    else:
+        raise ValueError(
+            "Cannot find the last real token of a batch of several texts without an attention_mask "
+            "(and config.pad_token_id is not set): pass the attention_mask the tokenizer returns."
+        )
+    return hidden_states[torch.arange(batch_size, device=hidden_states.device), last]
+
+
+class TextclsLlamaModel(LlamaModel):
+    """The Llama backbone, registered for our config so `AutoModel` loads it."""
+
+    config_class = TextclsLlamaConfig
+    config: TextclsLlamaConfig
+    # Loading a classifier checkpoint as a bare backbone drops its head quietly, as transformers does.
+    _keys_to_ignore_on_load_unexpected = [r"^score\."]
+
+
+class LlamaForSequenceClassification(LlamaPreTrainedModel):
+    config_class = TextclsLlamaConfig
+    config: TextclsLlamaConfig
+    base_model_prefix = "model"
+    # A causal-LM checkpoint loads into the backbone; its language-model head is not used.
+    _keys_to_ignore_on_load_unexpected = [r"^lm_head\."]
+
+    def __init__(self, config: TextclsLlamaConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.model = TextclsLlamaModel(config)
+        # Bias-free and named `score`, like transformers, so peft's SEQ_CLS task saves it.
+        self.score = nn.Linear(config.hidden_size, config.num_labels, bias=False)
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.model.embed_tokens
+
+    def set_input_embeddings(self, value):
+        self.model.embed_tokens = value
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        past_key_values=None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        **kwargs,
+    ) -> SequenceClassifierOutputWithPast:
+        outputs = self.model(
+            input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            use_cache=use_cache,
+            **kwargs,
+        )
+        pooled = pool_last_token(outputs.last_hidden_state, attention_mask, input_ids, self.config.pad_token_id)
+        logits = self.score(pooled)  # [batch, num_labels]
+        loss = sequence_classification_loss(logits, labels, self.config) if labels is not None else None
+        return SequenceClassifierOutputWithPast(
+            loss=loss,
+            logits=logits,
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+
+
+__all__ = ["TextclsLlamaConfig", "TextclsLlamaModel", "LlamaForSequenceClassification"]

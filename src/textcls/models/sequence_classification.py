@@ -1,0 +1,67 @@
+"""What the three model families share: the label/problem-type fields of a config and the loss.
+
+The problem type is inferred the way `transformers` infers it, so a checkpoint behaves the same
+here as in any Hugging Face model:
+  - `num_labels == 1`                        -> "regression"                 (MSE)
+  - integer labels and `num_labels > 1`      -> "single_label_classification" (cross-entropy, ignore -100)
+  - anything else (float multi-hot targets)  -> "multi_label_classification"  (BCE with logits)
+
+This module is copied next to the model code when a checkpoint is saved (it is a relative import
+of every modeling file), so it must import nothing but torch and transformers.
+"""
+
+import torch
+from torch import nn
+
+PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
+
+
+def validate_label_config(config) -> None:
+    """Fail early and clearly on a head that cannot exist."""
+    if config.num_labels is None or config.num_labels < 1:
+        raise ValueError(f"num_labels must be >= 1 (1 means regression), got {config.num_labels}.")
+    if config.problem_type is not None and config.problem_type not in PROBLEM_TYPES:
+        raise ValueError(f"problem_type must be one of {PROBLEM_TYPES} or None, got {config.problem_type!r}.")
+
+
+def infer_problem_type(config, labels: torch.Tensor) -> str:
+    """Return `config.problem_type`, setting it from `num_labels` and the label dtype when unset."""
+    if config.problem_type is None:
+        if config.num_labels == 1:
+            config.problem_type = "regression"
+        elif labels.dtype in (torch.long, torch.int):
+            config.problem_type = "single_label_classification"
+        else:
+            config.problem_type = "multi_label_classification"
+    return config.problem_type
+
+
+def sequence_classification_loss(logits: torch.Tensor, labels: torch.Tensor, config) -> torch.Tensor:
+    """Loss of pooled logits `[batch, num_labels]` against `labels` for `config.problem_type`."""
+    labels = labels.to(logits.device)
+    problem_type = infer_problem_type(config, labels)
+    if problem_type == "regression":
+        # Compute in fp32: under bf16 autocast MSE on low-precision logits is needlessly coarse.
+        if config.num_labels == 1:
+            return nn.functional.mse_loss(logits.squeeze(-1).float(), labels.squeeze(-1).float())
+        return nn.functional.mse_loss(logits.float(), labels.float())
+    if problem_type == "single_label_classification":
+        return nn.functional.cross_entropy(
+            logits.view(-1, config.num_labels).float(), labels.view(-1).long(), ignore_index=-100
+        )
+    return nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.float())
+
+
+def set_auto_map(config, module_name: str, base_model_class: str, classifier_class: str) -> None:
+    """Point `auto_map` at this family's classes, so a saved checkpoint loads with `trust_remote_code`.
+
+    `save_pretrained` only records the auto class of the object being saved; the base model's
+    `AutoModel` entry is added here. Entries already in the config (e.g. read from a checkpoint) win.
+    """
+    module = module_name.rsplit(".", 1)[-1]
+    config.auto_map = {
+        "AutoConfig": f"{module}.{type(config).__name__}",
+        "AutoModel": f"{module}.{base_model_class}",
+        "AutoModelForSequenceClassification": f"{module}.{classifier_class}",
+        **(getattr(config, "auto_map", None) or {}),
+    }
