@@ -22,6 +22,21 @@ class TextclsLlamaConfig(LlamaConfig):
     """`LlamaConfig` under its own `model_type` (`llama` belongs to transformers)."""
 
     model_type = "textcls_llama"
+    # Checkpoints whose backbone this config can describe: any plain Llama, and our own.
+    backbone_model_types = ("llama", "textcls_llama")
+
+    @classmethod
+    def get_config_dict(cls, pretrained_model_name_or_path, **kwargs):
+        config_dict, kwargs = super().get_config_dict(pretrained_model_name_or_path, **kwargs)
+        model_type = config_dict.get("model_type")
+        if model_type not in cls.backbone_model_types:
+            raise ValueError(
+                f"{pretrained_model_name_or_path} is a {model_type!r} checkpoint, not a Llama-architecture one: "
+                "pass a Llama checkpoint (model_type 'llama'), or use a model family that fits it."
+            )
+        # A Llama checkpoint becomes ours, so that what we save says `textcls_llama`, not `llama`.
+        config_dict["model_type"] = cls.model_type
+        return config_dict, kwargs
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)

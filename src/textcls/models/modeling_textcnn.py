@@ -111,8 +111,8 @@ class TextCNNModel(TextCNNPreTrainedModel):
         embeddings = embeddings * mask.to(embeddings.dtype)
 
         pooled = []
-        for conv in self.convs:
-            width = conv.kernel_size[0]
+        # Widths come from the config: a LoRA-wrapped convolution no longer exposes `kernel_size`.
+        for conv, width in zip(self.convs, self.config.kernel_sizes):
             feature_map = torch.relu(conv(embeddings))  # [batch, num_filters, seq_len + width - 1]
             # A window counts when it covers at least one real token.
             real_tokens_in_window = nn.functional.conv1d(mask, mask.new_ones(1, 1, width), padding=width - 1)

