@@ -37,6 +37,7 @@ __all__ = [
     "cache_dir",
     "download",
     "download_all",
+    "is_cached",
     "resource_files",
     "smollm2_checkpoint",
     "smollm2_gguf",
@@ -434,6 +435,15 @@ def smollm2_checkpoint() -> Path:
 # --------------------------------------------------------------------------------------------
 # Public entry points
 # --------------------------------------------------------------------------------------------
+
+
+def is_cached(name: str) -> bool:
+    """True when `name` is already in the cache (for smollm2-135m: the converted checkpoint)."""
+    res = _check_name(name)
+    if name == "smollm2-135m":
+        return (cache_dir() / "models" / SMOLLM2_DIRNAME / "config.json").is_file()
+    folder = _package_dir(res.package)
+    return all((folder / stored).is_file() for stored in res.files.values())
 
 
 def download(name: str) -> Path:

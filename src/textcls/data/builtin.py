@@ -132,15 +132,15 @@ _PREPARERS: dict[str, Callable[[int], object]] = {
 @contextlib.contextmanager
 def _quiet_progress():
     """Hide datasets' per-split "Saving the dataset" bars (noise for a one-off cache write)."""
-    from datasets.utils import tqdm as dtqdm
+    import datasets
 
-    was_disabled = dtqdm.are_progress_bars_disabled()
-    dtqdm.disable_progress_bars()
+    was_disabled = datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()
     try:
         yield
     finally:
         if not was_disabled:
-            dtqdm.enable_progress_bars()
+            datasets.enable_progress_bars()
 
 
 def builtin_cache_path(name: str, seed: int = DEFAULT_SPLIT_SEED) -> Path:

@@ -22,10 +22,12 @@ dropped with a warning.
 from __future__ import annotations
 
 import codecs
+import csv
 import logging
 import math
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -188,29 +190,33 @@ def _check_utf8(path: Path, role: str) -> None:
 
 
 def _check_csv_shape(path: Path, delimiter: str, role: str) -> None:
-    """Every row must have as many fields as the header.
+    """Every row must have as many fields as the header, and there must be at least one row.
 
     pandas does not check this: a first data row with extra fields silently turns the leading
     columns into an index and shifts the text into the wrong column.
     """
-    import csv
-
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh, delimiter=delimiter)
-        header = next(reader, None)
-        width = len(header or [])
-        for row in reader:
-            if row and len(row) != width:
-                raise DataError(
-                    f"{role} '{path}' line {reader.line_num} has {len(row)} fields but the header has {width}; "
-                    "quote fields that contain the delimiter"
-                )
-
-
-def csv_error():
-    import csv
-
-    return csv.Error
+    old_limit = csv.field_size_limit(sys.maxsize)  # long documents exceed the 128 KiB default
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh, delimiter=delimiter)
+            header = next(reader, None)
+            width = len(header or [])
+            n_rows = 0
+            for row in reader:
+                if not row:
+                    continue
+                n_rows += 1
+                if len(row) != width:
+                    raise DataError(
+                        f"{role} '{path}' line {reader.line_num} has {len(row)} fields but the header has {width}; "
+                        "quote fields that contain the delimiter"
+                    )
+    except csv.Error as exc:
+        raise DataError(f"could not read {role} '{path}' ({_one_line(exc)}); check the quoting") from exc
+    finally:
+        csv.field_size_limit(old_limit)
+    if n_rows == 0:
+        raise DataError(f"{role} '{path}' has no data rows; add rows below the header")
 
 
 def _has_content(path: Path) -> bool:
@@ -243,16 +249,18 @@ def _load_file(path: str | os.PathLike, role: str):
         kwargs["encoding"] = "utf-8-sig"  # Excel writes a BOM that would otherwise rename column 1
         if ext == ".tsv":
             kwargs["delimiter"] = "\t"
-        try:
-            _check_csv_shape(p, kwargs.get("delimiter", ","), role)
-        except csv_error() as exc:
-            raise DataError(f"could not read {role} '{p}' as {ext[1:]} ({_one_line(exc)}); check the quoting") from exc
+        # only empty cells are missing: "NA", "null" or "None" are real texts or label names here
+        kwargs["keep_default_na"] = False
+        kwargs["na_values"] = [""]
+        _check_csv_shape(p, kwargs.get("delimiter", ","), role)
     elif ext in (".json", ".jsonl"):
         _check_utf8(p, role)
     builder = SUPPORTED_EXTENSIONS[ext]
     try:
         ds = datasets.load_dataset(builder, data_files={"train": str(p)}, split="train", **kwargs)
     except Exception as exc:  # the parsers raise many types; all mean "this file is malformed"
+        if "corresponds to no data" in str(exc):  # e.g. a JSON file holding []
+            raise DataError(f"{role} '{p}' has no data rows; add records") from exc
         raise DataError(
             f"could not read {role} '{p}' as {ext[1:]} ({_root_message(exc)}); check that every row is well formed"
         ) from exc
@@ -262,11 +270,8 @@ def _load_file(path: str | os.PathLike, role: str):
 
 
 def _looks_like_path(name: str) -> bool:
-    return (
-        name.startswith(("/", "./", "../", "~"))
-        or os.sep in name and Path(name).suffix.lower() in SUPPORTED_EXTENSIONS
-        or Path(name).suffix.lower() in SUPPORTED_EXTENSIONS
-    )
+    # Hub names look like "imdb" or "user/data"; these can only be meant as local paths
+    return name.startswith(("/", "./", "../", "~")) or Path(name).suffix.lower() in SUPPORTED_EXTENSIONS
 
 
 def _as_split_dict(obj, source: str) -> dict[str, Any]:
@@ -567,7 +572,7 @@ def _build_text(ds, columns: Sequence[str], split: str) -> pa.Array:
     if len(parts) == 1:
         text = parts[0]
     else:
-        text = pc.binary_join_element_wise(*parts, " ", null_handling="skip")
+        text = pc.binary_join_element_wise(*parts, pa.scalar(" ", pa.large_string()), null_handling="skip")
         # all parts null -> "" after skip: make it null again so it is counted as empty
         text = pc.if_else(pc.equal(pc.utf8_length(text), 0), pa.scalar(None, pa.large_string()), text)
     return pc.cast(text, pa.string()).combine_chunks()

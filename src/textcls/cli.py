@@ -1,0 +1,186 @@
+"""The `textcls` command: train, evaluate, predict, download.
+
+Problems with the user's input end the command with one line on stderr and exit code 2; the
+full traceback is shown with `--debug` or `TEXTCLS_DEBUG=1`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+
+from .errors import TextclsError
+
+TEXT_FORMATS = (".txt", ".csv", ".tsv", ".json", ".jsonl", ".parquet")
+
+
+def read_texts(source: str, text_column: str) -> list[str]:
+    """Texts from a file (.txt: one per line, blank lines skipped; tables: `text_column`) or '-' for stdin."""
+    if source == "-":
+        return [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    path = Path(source)
+    if not path.is_file():
+        raise TextclsError(f"Input file {source} does not exist.")
+    suffix = path.suffix.lower()
+    if suffix not in TEXT_FORMATS:
+        raise TextclsError(f"Cannot read {source}: use one of {', '.join(TEXT_FORMATS)} (or '-' for stdin).")
+    try:
+        if suffix == ".txt":
+            return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        import pandas as pd
+
+        readers = {
+            ".csv": lambda: pd.read_csv(path, dtype=str, keep_default_na=False),
+            ".tsv": lambda: pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False),
+            ".json": lambda: pd.read_json(path, dtype=False),
+            ".jsonl": lambda: pd.read_json(path, lines=True, dtype=False),
+            ".parquet": lambda: pd.read_parquet(path),
+        }
+        table = readers[suffix]()
+    except UnicodeDecodeError:
+        raise TextclsError(f"{source} is not UTF-8 text: re-save it as UTF-8.") from None
+    except ValueError as error:
+        raise TextclsError(f"Cannot parse {source}: {str(error).splitlines()[0]}") from None
+    if text_column not in table.columns:
+        raise TextclsError(f"{source} has no column {text_column!r}; columns: {', '.join(map(str, table.columns))}.")
+    texts = table[text_column].tolist()
+    empty = [i + 1 for i, text in enumerate(texts) if not isinstance(text, str) or not text.strip()]
+    if empty:
+        raise TextclsError(f"{source}: {len(empty)} empty text(s) in column {text_column!r} (first at row {empty[0]}).")
+    return texts
+
+
+def write_predictions(texts, predictions, output: str | None, output_format: str) -> None:
+    stream = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+    try:
+        if output_format == "jsonl":
+            for text, prediction in zip(texts, predictions):
+                stream.write(json.dumps({"text": text, **prediction}, ensure_ascii=False) + "\n")
+        else:
+            writer = csv.writer(stream)
+            writer.writerow(["text", "label", "score"])
+            for text, prediction in zip(texts, predictions):
+                label, score = prediction["label"], prediction["score"]
+                if isinstance(label, list):  # multi-label: ';'-joined
+                    label, score = ";".join(label), ";".join(f"{s:.6f}" for s in score)
+                else:
+                    score = f"{score:.6f}"
+                writer.writerow([text, label, score])
+    finally:
+        if output:
+            stream.close()
+
+
+def command_predict(args) -> None:
+    from .inference import label_predictions, load_checkpoint, predict_logits
+
+    texts = read_texts(args.input, args.text_column)
+    if not texts:
+        raise TextclsError(f"No texts to classify in {args.input}.")
+    model, tokenizer = load_checkpoint(args.model, trust_remote_code=args.trust_remote_code)
+    logits = predict_logits(model, tokenizer, texts, batch_size=args.batch_size, max_length=args.max_seq_length, progress=True)
+    output_format = args.format or ("jsonl" if args.output and args.output.endswith((".jsonl", ".json")) else "csv")
+    write_predictions(texts, label_predictions(model, logits), args.output, output_format)
+
+
+def command_evaluate(args) -> None:
+    from .evaluation import evaluate_checkpoint
+    from .metrics import format_metrics_table
+
+    metrics = evaluate_checkpoint(
+        args.model,
+        split=args.split,
+        output_dir=args.output_dir,
+        batch_size=args.batch_size,
+        max_seq_length=args.max_seq_length,
+        trust_remote_code=args.trust_remote_code,
+        dataset=args.dataset,
+        train_file=args.train_file,
+        validation_file=args.validation_file,
+        test_file=args.test_file,
+        text_columns=args.text_column,
+        label_column=args.label_column,
+    )
+    print(format_metrics_table(metrics))
+
+
+def command_download(args) -> None:
+    from . import resources
+
+    for name in args.names:
+        if name == "all":
+            resources.download_all()
+        else:
+            resources.download(name)
+
+
+def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="A checkpoint folder or Hub id.")
+    parser.add_argument("--dataset", help="Builtin corpus, save_to_disk folder, data file or Hub dataset.")
+    parser.add_argument("--train_file")
+    parser.add_argument("--validation_file")
+    parser.add_argument("--test_file")
+    parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
+    parser.add_argument("--text_column", nargs="+", default=["text"])
+    parser.add_argument("--label_column", default="label")
+    parser.add_argument("--batch_size", type=int, default=64)
+    parser.add_argument("--max_seq_length", type=int)
+    parser.add_argument("--output_dir", help="Where the JSON and PNG go (default: the checkpoint folder).")
+    parser.add_argument("--trust_remote_code", action="store_true", help="Run code shipped with a checkpoint.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="textcls", description="Hugging Face-compatible text classification.")
+    parser.add_argument("--debug", action="store_true", help="Show full tracebacks.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("train", help="Fine-tune a model (same arguments as recipes/finetune.py).", add_help=False)
+
+    evaluate = commands.add_parser("evaluate", help="Evaluate a checkpoint on a dataset split.")
+    add_evaluate_arguments(evaluate)
+
+    predict = commands.add_parser("predict", help="Classify texts from a file or stdin.")
+    predict.add_argument("--model", required=True, help="A checkpoint folder or Hub id.")
+    predict.add_argument("input", help="A .txt (one text per line), .csv, .tsv, .json, .jsonl or .parquet file, or -.")
+    predict.add_argument("--text_column", default="text")
+    predict.add_argument("--output", "-o", help="Write here instead of stdout (.csv or .jsonl).")
+    predict.add_argument("--format", choices=["csv", "jsonl"])
+    predict.add_argument("--batch_size", type=int, default=64)
+    predict.add_argument("--max_seq_length", type=int)
+    predict.add_argument("--trust_remote_code", action="store_true")
+
+    download = commands.add_parser("download", help="Fetch builtin corpora, word vectors and SmolLM2 into the cache.")
+    download.add_argument("names", nargs="+", help="all, or names: movie-snippets, 20newsgroups, ...")
+    return parser
+
+
+def run_reporting_errors(function, debug: bool) -> int:
+    """Run `function`; a TextclsError becomes one line on stderr and exit code 2."""
+    try:
+        function()
+    except TextclsError as error:
+        if debug:
+            raise
+        print(f"textcls: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("TEXTCLS_DEBUG", "") not in ("", "0")
+    argv = [arg for arg in argv if arg != "--debug"]
+    if argv and argv[0] == "train":
+        from .training import run
+
+        return run_reporting_errors(lambda: run(argv[1:]), debug)
+    args = build_parser().parse_args(argv)
+    handlers = {"evaluate": command_evaluate, "predict": command_predict, "download": command_download}
+    return run_reporting_errors(lambda: handlers[args.command](args), debug)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,498 @@
+"""The fine-tuning recipe: arguments, model construction per family, LoRA, and the Trainer.
+
+`run(argv)` is what `recipes/finetune.py` and `textcls train` call. It reads top to bottom:
+parse arguments -> load data -> build tokenizer and model (+ LoRA) -> tokenize -> Trainer.train
+-> evaluate / test -> write the final checkpoint, metrics, model card and confusion matrix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+import transformers
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    EarlyStoppingCallback,
+    HfArgumentParser,
+    PreTrainedTokenizerBase,
+    Trainer,
+    TrainingArguments,
+    set_seed,
+)
+from transformers.trainer_utils import get_last_checkpoint
+
+from . import resources
+from .data import BUILTIN_DATASETS, TextClassificationData, load_text_classification_data
+from .embeddings import build_embedding_matrix
+from .errors import CheckpointError, TextclsError
+from .metrics import build_compute_metrics, format_metrics_table, save_confusion_matrix
+from .model_card import write_model_card
+from .models import DPCNNConfig, LlamaForSequenceClassification, TextCNNConfig
+from .models.word_embedding import EMBEDDING_MODES
+from .tokenization import train_word_tokenizer
+
+logger = logging.getLogger(__name__)
+
+MODEL_TYPES = ("textcnn", "dpcnn", "llama")
+BUILTIN_LLAMA_CHECKPOINTS = {"smollm2-135m": resources.smollm2_checkpoint}
+
+# Trainer settings that train each family well; any flag on the command line wins.
+COMMON_TRAINING_DEFAULTS = dict(
+    eval_strategy="epoch",
+    save_strategy="epoch",
+    save_total_limit=2,
+    load_best_model_at_end=True,
+    logging_steps=50,
+    report_to="none",
+    # Length-grouped batches + dynamic padding: padding, not tokens, is most of the cost otherwise.
+    train_sampling_strategy="group_by_length",
+    per_device_eval_batch_size=128,
+    seed=42,
+    dataloader_pin_memory=torch.cuda.is_available(),  # pinning without a GPU only warns
+)
+FAMILY_TRAINING_DEFAULTS = {
+    "textcnn": dict(learning_rate=1e-3, num_train_epochs=5, per_device_train_batch_size=50),
+    "dpcnn": dict(learning_rate=1e-3, num_train_epochs=5, per_device_train_batch_size=64),
+    "llama": dict(learning_rate=2e-5, num_train_epochs=1, per_device_train_batch_size=16, per_device_eval_batch_size=64),
+}
+LORA_LEARNING_RATE = {"llama": 1e-4}  # LoRA moves few weights: it wants a larger step than full fine-tuning
+DEFAULT_MAX_SEQ_LENGTH = {"textcnn": 512, "dpcnn": 512, "llama": 128}
+DEFAULT_LORA_TARGETS = {
+    "llama": ["q_proj", "v_proj"],
+    "textcnn": [r".*\.convs\.\d+"],
+    "dpcnn": ["region_embedding", "conv1", "conv2"],
+}
+
+
+@dataclass
+class ModelArguments:
+    model_type: str = field(default="textcnn", metadata={"help": f"One of {', '.join(MODEL_TYPES)}."})
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "llama: a local Llama checkpoint, a Hub id or the builtin 'smollm2-135m' (default). "
+            "textcnn/dpcnn: a textcls checkpoint to continue from (default: a new model and tokenizer)."
+        },
+    )
+    gguf_file: str | None = field(default=None, metadata={"help": "A GGUF file inside model_name_or_path."})
+    embedding_mode: str = field(default="rand", metadata={"help": f"CNN families: {', '.join(EMBEDDING_MODES)}."})
+    pretrained_embeddings: str | None = field(
+        default=None, metadata={"help": "Word vectors for the CNN families, e.g. 'glove-6b-50d'."}
+    )
+    embedding_dim: int | None = field(default=None, metadata={"help": "CNN word vector size (default 128)."})
+    num_filters: int | None = field(default=None, metadata={"help": "CNN filters per width (TextCNN) / channels."})
+    kernel_sizes: list[int] | None = field(default=None, metadata={"help": "TextCNN widths (default 3 4 5)."})
+    dropout: float | None = field(default=None, metadata={"help": "CNN dropout before the head (default 0.5)."})
+    max_vocab_size: int | None = field(default=50000, metadata={"help": "CNN tokenizer vocabulary cap."})
+    min_frequency: int = field(default=1, metadata={"help": "CNN tokenizer: minimum count of a word."})
+    lowercase: bool = field(default=True, metadata={"help": "CNN tokenizer: lower-case texts."})
+    use_lora: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights."})
+    lora_r: int = field(default=8)
+    lora_alpha: int = field(default=16)
+    lora_dropout: float = field(default=0.05)
+    lora_target_modules: list[str] | None = field(
+        default=None, metadata={"help": "Module names (or one regex) to adapt; default per family."}
+    )
+    attn_implementation: str = field(default="sdpa", metadata={"help": "llama: sdpa, eager or flash_attention_2."})
+    ignore_mismatched_sizes: bool = field(
+        default=False, metadata={"help": "Re-initialise a checkpoint's head when its num_labels does not fit the data."}
+    )
+
+
+@dataclass
+class DataArguments:
+    dataset: str | None = field(
+        default=None,
+        metadata={
+            "help": f"A builtin corpus ({', '.join(BUILTIN_DATASETS)}), a save_to_disk folder, a data file, "
+            "or a Hub dataset name. Default: movie-snippets, unless --train_file is given."
+        },
+    )
+    dataset_config_name: str | None = field(default=None)
+    train_file: str | None = field(default=None, metadata={"help": "csv, tsv, json, jsonl or parquet."})
+    validation_file: str | None = field(default=None)
+    test_file: str | None = field(default=None)
+    text_column: list[str] = field(default_factory=lambda: ["text"], metadata={"help": "One or more, joined."})
+    label_column: str = field(default="label")
+    max_seq_length: int | None = field(default=None, metadata={"help": "Tokens kept per text (default per family)."})
+    validation_split_percentage: int = field(default=10)
+    max_train_samples: int | None = field(default=None)
+    max_eval_samples: int | None = field(default=None)
+    max_test_samples: int | None = field(default=None)
+
+
+@dataclass
+class RunArguments:
+    early_stopping_patience: int | None = field(
+        default=None, metadata={"help": "Stop after this many evaluations without improvement."}
+    )
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={"help": "Start afresh in an output_dir that holds a finished or unfinished run (it is emptied)."},
+    )
+
+
+def parse_args(
+    argv: list[str] | None = None,
+) -> tuple[ModelArguments, DataArguments, RunArguments, TrainingArguments]:
+    """Parse model, data and every `TrainingArguments` flag, with defaults that depend on the family."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # First pass: the family (and LoRA, dataset) decide the defaults of the second.
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--model_type", default="textcnn")
+    pre.add_argument("--use_lora", nargs="?", const="true", default="false")
+    pre.add_argument("--dataset", default=None)
+    pre.add_argument("--train_file", default=None)
+    known, _ = pre.parse_known_args(argv)
+    if known.model_type not in MODEL_TYPES:
+        raise TextclsError(f"Unknown --model_type {known.model_type!r}; choose one of {', '.join(MODEL_TYPES)}.")
+    defaults = {**COMMON_TRAINING_DEFAULTS, **FAMILY_TRAINING_DEFAULTS[known.model_type]}
+    if known.use_lora.lower() in ("true", "1", "yes") and known.model_type in LORA_LEARNING_RATE:
+        defaults["learning_rate"] = LORA_LEARNING_RATE[known.model_type]
+    data_name = known.dataset or (Path(known.train_file).stem if known.train_file else "movie-snippets")
+    defaults["output_dir"] = os.path.join("runs", f"{known.model_type}-{Path(data_name).name}")
+
+    parser = HfArgumentParser((ModelArguments, DataArguments, RunArguments, TrainingArguments))
+    parser.set_defaults(**defaults)
+    model_args, data_args, run_args, training_args, unknown = parser.parse_args_into_dataclasses(
+        args=argv, return_remaining_strings=True
+    )
+    if unknown:
+        raise TextclsError(f"Unknown argument(s) {' '.join(unknown)}: see --help for the flags that exist.")
+    if data_args.dataset is None and data_args.train_file is None:
+        data_args.dataset = "movie-snippets"
+    return model_args, data_args, run_args, training_args
+
+
+# ----------------------------------------------------------------------------------------------
+# Data
+
+
+def load_data(data_args: DataArguments) -> TextClassificationData:
+    return load_text_classification_data(
+        dataset=data_args.dataset,
+        dataset_config_name=data_args.dataset_config_name,
+        train_file=data_args.train_file,
+        validation_file=data_args.validation_file,
+        test_file=data_args.test_file,
+        text_columns=data_args.text_column,
+        label_column=data_args.label_column,
+        validation_split_percentage=data_args.validation_split_percentage,
+        max_train_samples=data_args.max_train_samples,
+        max_eval_samples=data_args.max_eval_samples,
+        max_test_samples=data_args.max_test_samples,
+    )
+
+
+def tokenize_splits(
+    dataset: datasets.DatasetDict, tokenizer: PreTrainedTokenizerBase, max_seq_length: int
+) -> datasets.DatasetDict:
+    """Text -> `input_ids`, `attention_mask`, `length` (for length-grouped batches); no padding here."""
+
+    def tokenize(batch):
+        encoded = tokenizer(batch["text"], truncation=True, max_length=max_seq_length)
+        encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
+        return encoded
+
+    return dataset.map(tokenize, batched=True, remove_columns=["text"], desc="Tokenizing")
+
+
+# ----------------------------------------------------------------------------------------------
+# Model and tokenizer per family
+
+
+def label_kwargs(data: TextClassificationData) -> dict:
+    return dict(
+        num_labels=data.num_labels,
+        id2label=data.id2label,
+        label2id=data.label2id,
+        problem_type=data.problem_type,
+    )
+
+
+def check_checkpoint_labels(path: str, data: TextClassificationData, ignore_mismatched_sizes: bool) -> None:
+    """A classifier checkpoint whose head does not fit the data is an error unless asked to re-initialise."""
+    config_file = Path(path) / "config.json"
+    if not config_file.is_file():
+        return  # a Hub id: transformers reports its own problems
+    config = json.loads(config_file.read_text())
+    checkpoint_labels = len(config["id2label"]) if "id2label" in config else config.get("num_labels")
+    if checkpoint_labels not in (None, data.num_labels) and not ignore_mismatched_sizes:
+        raise CheckpointError(
+            f"{path} has a head for {checkpoint_labels} labels but the data has {data.num_labels}: "
+            "pass --ignore_mismatched_sizes to re-initialise the head."
+        )
+
+
+def build_cnn(model_args: ModelArguments, data: TextClassificationData, max_seq_length: int):
+    """A new word tokenizer trained on the training split, and a new TextCNN/DPCNN sized to it."""
+    tokenizer = train_word_tokenizer(
+        data.dataset["train"]["text"],
+        lowercase=model_args.lowercase,
+        min_frequency=model_args.min_frequency,
+        max_vocab_size=model_args.max_vocab_size,
+        model_max_length=max_seq_length,
+    )
+    pretrained = model_args.pretrained_embeddings
+    if pretrained is None and model_args.embedding_mode != "rand":
+        pretrained = "glove-6b-50d"  # Kim's static/non-static/multichannel modes are about pretrained vectors
+        logger.info("embedding_mode %s: using the %s word vectors", model_args.embedding_mode, pretrained)
+    vectors = build_embedding_matrix(tokenizer.get_vocab(), name=pretrained) if pretrained else None
+    if vectors is not None:
+        logger.info("%s covers %.1f%% of the vocabulary", pretrained, 100 * vectors.coverage)
+
+    config_kwargs = dict(
+        vocab_size=len(tokenizer),
+        embedding_dim=vectors.weights.shape[1] if vectors is not None else (model_args.embedding_dim or 128),
+        embedding_mode=model_args.embedding_mode,
+        pad_token_id=tokenizer.pad_token_id,
+        **label_kwargs(data),
+    )
+    if model_args.embedding_dim and vectors is not None and model_args.embedding_dim != vectors.weights.shape[1]:
+        raise TextclsError(
+            f"--embedding_dim {model_args.embedding_dim} does not match {pretrained} "
+            f"({vectors.weights.shape[1]} dimensions): drop --embedding_dim or use other vectors."
+        )
+    for name in ("num_filters", "dropout"):
+        if getattr(model_args, name) is not None:
+            config_kwargs[name] = getattr(model_args, name)
+    if model_args.model_type == "textcnn":
+        if model_args.kernel_sizes:
+            config_kwargs["kernel_sizes"] = model_args.kernel_sizes
+        config = TextCNNConfig(**config_kwargs)
+        if max_seq_length < max(config.kernel_sizes):
+            raise TextclsError(
+                f"--max_seq_length {max_seq_length} is shorter than the widest TextCNN kernel "
+                f"({max(config.kernel_sizes)}): raise --max_seq_length or narrow --kernel_sizes."
+            )
+    else:
+        config = DPCNNConfig(**config_kwargs)
+    model = AutoModelForSequenceClassification.from_config(config)
+    if vectors is not None:
+        model.load_pretrained_embeddings(torch.from_numpy(vectors.weights))
+    return tokenizer, model
+
+
+def resolve_llama_checkpoint(name_or_path: str | None) -> str:
+    name_or_path = name_or_path or "smollm2-135m"
+    if name_or_path in BUILTIN_LLAMA_CHECKPOINTS:
+        return str(BUILTIN_LLAMA_CHECKPOINTS[name_or_path]())
+    return name_or_path
+
+
+def build_llama(model_args: ModelArguments, data: TextClassificationData):
+    path = resolve_llama_checkpoint(model_args.model_name_or_path)
+    check_checkpoint_labels(path, data, model_args.ignore_mismatched_sizes)
+    tokenizer = AutoTokenizer.from_pretrained(path, gguf_file=model_args.gguf_file)
+    if tokenizer.pad_token is None:
+        # Llama tokenizers often have no pad token; pooling uses the attention mask, so eos is safe here.
+        tokenizer.pad_token = tokenizer.eos_token
+    model = LlamaForSequenceClassification.from_pretrained(
+        path,
+        gguf_file=model_args.gguf_file,
+        pad_token_id=tokenizer.pad_token_id,
+        attn_implementation=model_args.attn_implementation,
+        ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
+        dtype=torch.float32,
+        **label_kwargs(data),
+    )
+    return tokenizer, model
+
+
+def load_cnn_checkpoint(model_args: ModelArguments, data: TextClassificationData):
+    path = model_args.model_name_or_path
+    check_checkpoint_labels(path, data, model_args.ignore_mismatched_sizes)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        path, ignore_mismatched_sizes=model_args.ignore_mismatched_sizes, **label_kwargs(data)
+    )
+    return tokenizer, model
+
+
+def build_tokenizer_and_model(model_args: ModelArguments, data: TextClassificationData, max_seq_length: int):
+    if model_args.model_type == "llama":
+        return build_llama(model_args, data)
+    if model_args.model_name_or_path:
+        return load_cnn_checkpoint(model_args, data)
+    return build_cnn(model_args, data, max_seq_length)
+
+
+def apply_lora(model, model_args: ModelArguments):
+    """Wrap `model` with LoRA adapters; the head (`score`/`classifier`) is trained and saved by peft's SEQ_CLS."""
+    from peft import LoraConfig, get_peft_model
+
+    targets = model_args.lora_target_modules or DEFAULT_LORA_TARGETS[model_args.model_type]
+    module_names = [name for name, _ in model.named_modules() if name]
+    # One target is a regex (peft matches it in full); several are names matched as suffixes.
+    target_modules = targets[0] if len(targets) == 1 and re.search(r"[\\*\[\]|]", targets[0]) else targets
+    if isinstance(target_modules, str):
+        unmatched = [] if any(re.fullmatch(target_modules, name) for name in module_names) else [target_modules]
+    else:
+        unmatched = [t for t in targets if not any(n == t or n.endswith("." + t) for n in module_names)]
+    if unmatched:
+        available = sorted({name.rsplit(".", 1)[-1] for name in module_names if not name.rsplit(".", 1)[-1].isdigit()})
+        raise TextclsError(
+            f"LoRA target module(s) {', '.join(unmatched)} match nothing in this {model_args.model_type} model; "
+            f"module names that exist: {', '.join(available)}."
+        )
+    config = LoraConfig(
+        task_type="SEQ_CLS",
+        r=model_args.lora_r,
+        lora_alpha=model_args.lora_alpha,
+        lora_dropout=model_args.lora_dropout,
+        target_modules=target_modules,
+    )
+    return get_peft_model(model, config)
+
+
+# ----------------------------------------------------------------------------------------------
+# Trainer and the final output
+
+
+class TextclsTrainer(Trainer):
+    """The Trainer, with our model card in place of its generic one (also on `push_to_hub`)."""
+
+    def __init__(self, *args, model_card_kwargs: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.model_card_kwargs = model_card_kwargs or {}
+        self.final_metrics: dict[str, float] = {}
+
+    def create_model_card(self, **kwargs):
+        if self.is_world_process_zero():
+            write_model_card(
+                self.args.output_dir, metrics=self.final_metrics, repo_id=self.args.hub_model_id, **self.model_card_kwargs
+            )
+
+
+def save_final_model(model, tokenizer, output_dir: Path, adapter=None) -> None:
+    """Write the final model so that a crash never leaves a folder that looks complete.
+
+    Everything is written to `output_dir/_final.tmp` first, then moved into `output_dir` file by
+    file with atomic renames, `config.json` last: a folder without `config.json` is not a model to
+    any loader. (The `_` prefix also keeps the temp folder out of a Hub push.)
+    """
+    staging = output_dir / "_final.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    if adapter is not None:
+        adapter.save_pretrained(staging / "adapter")
+        shutil.rmtree(output_dir / "adapter", ignore_errors=True)
+    for item in sorted(staging.iterdir(), key=lambda p: p.name == "config.json"):
+        os.replace(item, output_dir / item.name)
+    staging.rmdir()
+
+
+def run(argv: list[str] | None = None) -> dict[str, float]:
+    model_args, data_args, run_args, training_args = parse_args(argv)
+    transformers.utils.logging.set_verbosity_warning()
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    datasets.utils.logging.set_verbosity_warning()
+
+    output_dir = Path(training_args.output_dir)
+    last_checkpoint = None
+    if output_dir.is_dir() and run_args.overwrite_output_dir:
+        shutil.rmtree(output_dir)
+    if output_dir.is_dir():
+        if (output_dir / "all_results.json").exists():
+            raise TextclsError(
+                f"{output_dir} already holds a finished run: pass --overwrite_output_dir or another --output_dir."
+            )
+        last_checkpoint = get_last_checkpoint(str(output_dir))
+        if last_checkpoint:
+            logger.info("Resuming from %s", last_checkpoint)
+
+    set_seed(training_args.seed)
+    with training_args.main_process_first(desc="loading data"):
+        data = load_data(data_args)
+    max_seq_length = data_args.max_seq_length or DEFAULT_MAX_SEQ_LENGTH[model_args.model_type]
+    tokenizer, model = build_tokenizer_and_model(model_args, data, max_seq_length)
+    if model_args.use_lora:
+        model = apply_lora(model, model_args)
+        model.print_trainable_parameters()
+
+    with training_args.main_process_first(desc="tokenizing"):
+        tokenized = tokenize_splits(data.dataset, tokenizer, max_seq_length)
+    callbacks = []
+    if run_args.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=run_args.early_stopping_patience))
+
+    trainer = TextclsTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=tokenized["train"],
+        eval_dataset=tokenized["validation"],
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=build_compute_metrics(data.problem_type),
+        callbacks=callbacks,
+        model_card_kwargs=dict(
+            model_type=model_args.model_type,
+            base_model=model_args.model_name_or_path if model_args.model_type == "llama" else None,
+            dataset_name=data_args.dataset or data_args.train_file,
+            problem_type=data.problem_type,
+            label_names=data.label_names,
+            training_args=hyperparameters(model_args, training_args, max_seq_length),
+        ),
+    )
+
+    train_result = trainer.train(resume_from_checkpoint=last_checkpoint)
+    metrics = {f"train_{k}" if not k.startswith("train_") else k: v for k, v in train_result.metrics.items()}
+    metrics.update(trainer.evaluate(metric_key_prefix="eval"))
+    test_predictions = None
+    if "test" in tokenized:
+        test_predictions = trainer.predict(tokenized["test"], metric_key_prefix="test")
+        metrics.update(test_predictions.metrics)
+    trainer.final_metrics = metrics
+
+    if trainer.is_world_process_zero():
+        adapter = model if model_args.use_lora else None
+        final_model = model.merge_and_unload() if model_args.use_lora else model
+        save_final_model(final_model, tokenizer, output_dir, adapter=adapter)
+        trainer.model = final_model  # what push_to_hub uploads: the merged model
+        if test_predictions is not None and data.problem_type == "single_label_classification":
+            save_confusion_matrix(
+                test_predictions.label_ids,
+                np.argmax(test_predictions.predictions, axis=-1),
+                data.label_names,
+                output_dir / "confusion_matrix.png",
+                title=f"{model_args.model_type} on {data_args.dataset or data_args.train_file} (test)",
+            )
+        trainer.create_model_card()
+        (output_dir / "training_config.json").write_text(
+            json.dumps({"model": asdict(model_args), "data": asdict(data_args), "run": asdict(run_args)}, indent=2) + "\n"
+        )
+        trainer.save_metrics("all", metrics)  # all_results.json last: it marks the run as finished
+        print(format_metrics_table({k: v for k, v in metrics.items() if k.startswith(("eval_", "test_")) and not k.endswith(
+            ("runtime", "per_second"))}))
+    if training_args.push_to_hub:
+        trainer.push_to_hub()
+    return metrics
+
+
+def hyperparameters(model_args: ModelArguments, training_args: TrainingArguments, max_seq_length: int) -> dict:
+    params = dict(
+        learning_rate=training_args.learning_rate,
+        num_train_epochs=training_args.num_train_epochs,
+        per_device_train_batch_size=training_args.per_device_train_batch_size,
+        seed=training_args.seed,
+        max_seq_length=max_seq_length,
+    )
+    if model_args.model_type != "llama":
+        params.update(embedding_mode=model_args.embedding_mode, pretrained_embeddings=model_args.pretrained_embeddings)
+    if model_args.use_lora:
+        params.update(lora_r=model_args.lora_r, lora_alpha=model_args.lora_alpha, lora_dropout=model_args.lora_dropout)
+    return params
