@@ -498,3 +498,8 @@ def test_csv_keeps_na_like_words_and_long_fields(tmp_path):
     assert data.dataset["validation"]["text"][:2] == ["NA", "null"]
     assert data.label_names == ["None", "x"]
     assert len(data.dataset["validation"]["text"][2]) == len(long_text)
+
+
+def test_builtin_catalogue():
+    assert set(BUILTIN_DATASETS) == set(EXPECTED)
+    assert all(isinstance(d, str) and d for d in BUILTIN_DATASETS.values())

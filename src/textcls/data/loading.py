@@ -412,11 +412,11 @@ def _infer_label_spec(ds, column: str) -> _LabelSpec:
     import datasets
 
     feature = ds.features[column]
+    if isinstance(feature, datasets.ClassLabel):
+        return _LabelSpec(SINGLE_LABEL, list(feature.names), classlabel=True)
     col = _column(ds, column)
     t = col.type
     present = col.filter(pc.invert(pa.array(_missing_mask(col))))
-    if isinstance(feature, datasets.ClassLabel):
-        return _LabelSpec(SINGLE_LABEL, list(feature.names), classlabel=True)
     if _is_list(t):
         inner = _inner_classlabel(feature)
         if inner is not None:
@@ -682,7 +682,11 @@ def load_text_classification_data(
         raise DataError("text_columns is empty; name at least one column that holds the text")
     if label_column in text_columns:
         raise DataError(f"column '{label_column}' is both a text column and the label column; pick different columns")
-    if not (0 < float(validation_split_percentage) < 100):
+    try:
+        pct_ok = 0 < float(validation_split_percentage) < 100
+    except (TypeError, ValueError):
+        pct_ok = False
+    if not pct_ok:
         raise DataError(f"validation_split_percentage must be between 0 and 100 (exclusive), got {validation_split_percentage!r}")
     for name, value in (("max_train_samples", max_train_samples), ("max_eval_samples", max_eval_samples),
                         ("max_test_samples", max_test_samples)):
