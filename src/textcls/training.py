@@ -62,6 +62,7 @@ COMMON_TRAINING_DEFAULTS = dict(
     per_device_eval_batch_size=128,
     seed=42,
     dataloader_pin_memory=torch.cuda.is_available(),  # pinning without a GPU only warns
+    ddp_find_unused_parameters=False,  # every family uses all its trainable weights in every step
 )
 FAMILY_TRAINING_DEFAULTS = {
     "textcnn": dict(learning_rate=1e-3, num_train_epochs=5, per_device_train_batch_size=50),
