@@ -418,6 +418,101 @@ def test_error_unknown_builtin():
     one_line(exc)
 
 
+# ----------------------------------------------------------------------------- fixed label space (label_names / problem_type)
+
+
+def test_label_names_fix_the_order(tmp_path):
+    # sorted inference would give ["neg", "pos"]; the given order wins, in every split
+    train = write(tmp_path / "t.csv", rows(20))
+    test = write(tmp_path / "s.csv", [{"text": "a", "label": "neg"}, {"text": "b", "label": "pos"}])
+    data = L(train_file=train, test_file=test, label_names=["pos", "neg", "unused"])
+    assert data.problem_type == SINGLE_LABEL and data.num_labels == 3
+    assert data.label_names == ["pos", "neg", "unused"] and data.label2id == {"pos": 0, "neg": 1, "unused": 2}
+    assert data.dataset["test"].features["label"].names == ["pos", "neg", "unused"]
+    assert data.dataset["test"]["label"][:] == [1, 0]
+    # with a train split, validation is still held out of it, as without label_names
+    assert {k: len(v) for k, v in data.dataset.items()} == {"train": 18, "validation": 2, "test": 2}
+
+
+def test_label_names_match_ints_and_classlabels_by_string(tmp_path):
+    ints = write(tmp_path / "i.jsonl", [{"text": "a", "label": 2}, {"text": "b", "label": 10}])
+    data = L(test_file=ints, label_names=["10", "2"])
+    assert data.dataset["test"]["label"][:] == [1, 0]
+    feats = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["z", "a"])})
+    test = datasets.Dataset.from_dict({"text": ["x", "y", "w"], "label": [0, 1, 0]}, features=feats)
+    datasets.DatasetDict(test=test).save_to_disk(str(tmp_path / "saved"))  # no train split at all
+    data = L(str(tmp_path / "saved"), label_names=["a", "z"])
+    assert list(data.dataset) == ["test"] and data.dataset["test"]["label"][:] == [1, 0, 1]
+
+
+def test_test_file_alone_with_label_names(tmp_path):
+    test = write(tmp_path / "s.csv", rows(6))
+    data = L(test_file=test, label_names=["neg", "pos"])
+    assert list(data.dataset) == ["test"]  # no train, so no held-out validation either
+    assert data.dataset["test"]["label"][:] == [0, 1, 1, 1, 0, 1]
+    assert data.dropped_empty == {"test": 0}
+    val_only = L(validation_file=test, label_names=["neg", "pos"])
+    assert list(val_only.dataset) == ["validation"]
+    # without a fixed label space a train split is still required
+    check("validation_file/test_file given without train_file", test_file=test)
+
+
+def test_error_label_not_in_label_names(tmp_path):
+    train = write(tmp_path / "t.csv", rows(8))
+    test = write(tmp_path / "s.csv", [{"text": f"s{i}", "label": f"new{i}"} for i in range(7)] + rows(2))
+    msg = check(
+        r"the test split has label\(s\) not in label_names: 'new0', 'new1', 'new2', 'new3', 'new4' and 2 more",
+        train_file=train, test_file=test, label_names=["neg", "pos"],
+    )
+    assert "new5" not in msg and "allowed: neg, pos" in msg
+    # train labels are checked too: nothing is inferred from train any more
+    check(r"the train split has label\(s\) not in label_names: 'pos'", train_file=train, label_names=["neg"])
+    multi = write(tmp_path / "m.jsonl", [{"text": "a", "label": ["pos", "zzz"]}])
+    check(r"the test split has label\(s\) not in label_names: 'zzz'.*allowed: neg, pos", test_file=multi,
+          label_names=["neg", "pos"], problem_type=MULTI_LABEL)
+
+
+def test_label_names_multi_label(tmp_path):
+    recs = [{"text": "a", "label": ["sports", "news"]}, {"text": "b", "label": []}, {"text": "c", "label": ["art"]}]
+    f = write(tmp_path / "m.jsonl", recs)
+    data = L(test_file=f, label_names=["sports", "news", "art"])  # lists in the data -> multi-label
+    assert data.problem_type == MULTI_LABEL and data.num_labels == 3
+    assert data.dataset["test"]["label"][:] == [[1, 1, 0], [0, 0, 0], [0, 0, 1]]
+    # prepared multi-hot vectors are taken in the given order
+    data.dataset.save_to_disk(str(tmp_path / "saved"))
+    again = L(str(tmp_path / "saved"), label_names=["sports", "news", "art"], problem_type=MULTI_LABEL)
+    assert again.dataset["test"]["label"][:] == data.dataset["test"]["label"][:]
+    check("the test split has single labels in 'label' but the given label space has label lists",
+          test_file=write(tmp_path / "s.csv", rows(2)), label_names=["neg", "pos"], problem_type=MULTI_LABEL)
+
+
+def test_problem_type_regression(tmp_path):
+    # whole-number floats would be inferred as classes; a fixed regression keeps them scores
+    test = write(tmp_path / "s.jsonl", [{"text": f"t{i}", "label": float(i % 3)} for i in range(6)])
+    data = L(test_file=test, problem_type=REGRESSION)
+    assert data.problem_type == REGRESSION and data.num_labels == 1 and data.label_names is None
+    assert data.dataset["test"].features["label"] == datasets.Value("float32")
+    assert data.dataset["test"]["label"][:] == [0.0, 1.0, 2.0, 0.0, 1.0, 2.0]
+    words = write(tmp_path / "w.csv", rows(3))
+    check(r"the test split has \w*string labels in 'label' but problem_type is regression", test_file=words, problem_type=REGRESSION)
+
+
+def test_error_bad_label_space_arguments(tmp_path):
+    f = write(tmp_path / "s.csv", rows(4))
+    check("unknown problem_type 'ranking'", test_file=f, problem_type="ranking")
+    check("label_names were given with problem_type 'regression'", test_file=f, label_names=["a"], problem_type=REGRESSION)
+    check("problem_type 'single_label_classification' needs label_names", test_file=f, problem_type=SINGLE_LABEL)
+    check("label_names is empty", test_file=f, label_names=[])
+    check("label_names has duplicates \\('pos'\\)", test_file=f, label_names=["pos", "neg", "pos"])
+    check("no data given", label_names=["neg", "pos"])
+
+
+def test_error_unlabelled_split_alone(tmp_path):
+    test = tmp_path / "s.csv"
+    test.write_text("text,label\na,\nb,\n")
+    check("no split has labels in column 'label' \\(unlabelled: test\\)", test_file=test, label_names=["neg", "pos"])
+
+
 # ----------------------------------------------------------------------------- builtin corpora
 
 EXPECTED = {

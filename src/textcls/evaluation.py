@@ -9,52 +9,47 @@ from pathlib import Path
 import numpy as np
 from transformers import EvalPrediction
 
-from .data import load_text_classification_data
+from .data import MULTI_LABEL, REGRESSION, SINGLE_LABEL, load_text_classification_data
 from .errors import DataError
 from .inference import load_checkpoint, predict_logits
 from .metrics import build_compute_metrics, save_confusion_matrix
 
 
-def model_label_ids(model, label_names: list[str] | None) -> np.ndarray | None:
-    """Map the data's label ids to the model's by name; labels the model does not know are an error."""
-    if label_names is None:
-        return None
-    label2id = {str(name): int(i) for name, i in model.config.label2id.items()}
-    unknown = [name for name in label_names if name not in label2id]
-    if unknown:
-        raise DataError(
-            f"labels {', '.join(unknown[:5])} are not among the model's labels ({', '.join(label2id)}): "
-            "evaluate on data labelled with the model's label names."
-        )
-    return np.array([label2id[name] for name in label_names])
+def model_label_space(config) -> dict:
+    """Loader arguments that fix the label space to the model's, so data label ids are model ids."""
+    problem_type = config.problem_type
+    if problem_type is None:  # transformers' convention for an unset problem_type
+        problem_type = REGRESSION if config.num_labels == 1 else SINGLE_LABEL
+    if problem_type == REGRESSION:
+        return {"problem_type": REGRESSION}
+    names = [str(config.id2label[i]) for i in range(config.num_labels)]
+    return {"label_names": names, "problem_type": MULTI_LABEL if problem_type == MULTI_LABEL else SINGLE_LABEL}
 
 
 def evaluate_checkpoint(
     model_name_or_path: str,
-    split: str = "test",
+    split: str | None = None,
     output_dir: str | None = None,
     batch_size: int = 64,
     max_seq_length: int | None = None,
     trust_remote_code: bool = False,
     **data_kwargs,
 ) -> dict[str, float]:
-    """Metrics of the checkpoint on `split`; writes `{split}_results.json` (+ a confusion matrix PNG)."""
+    """Metrics of the checkpoint on `split`; writes `{split}_results.json` (+ a confusion matrix PNG).
+
+    `data_kwargs` go to `load_text_classification_data` (dataset, test_file, text_columns, ...);
+    the label space is the model's, so no train split is needed: `test_file=...` alone works.
+    Without `split`, "test" is used when the data has one, else the data's only split.
+    """
     model, tokenizer = load_checkpoint(model_name_or_path, trust_remote_code=trust_remote_code)
-    data = load_text_classification_data(**data_kwargs)
+    data = load_text_classification_data(**data_kwargs, **model_label_space(model.config))
+    splits = list(data.dataset)
+    if split is None:
+        split = "test" if "test" in splits or len(splits) != 1 else splits[0]
     if split not in data.dataset:
-        raise DataError(f"the data has no {split!r} split; choose one of {', '.join(data.dataset)}.")
-    if data.num_labels != model.config.num_labels:
-        raise DataError(
-            f"the model predicts {model.config.num_labels} labels but the data has {data.num_labels}: "
-            "evaluate on data with the model's label set."
-        )
+        raise DataError(f"the data has no {split!r} split; it has: {', '.join(splits)} (choose one with --split / split=)")
     rows = data.dataset[split]
     references = np.asarray(rows["label"])
-    to_model_ids = model_label_ids(model, data.label_names if data.problem_type != "regression" else None)
-    if to_model_ids is not None and data.problem_type == "single_label_classification":
-        references = to_model_ids[references]
-    elif to_model_ids is not None:  # multi-hot columns: data order -> model order
-        references = references[:, np.argsort(to_model_ids)]
     logits = predict_logits(model, tokenizer, rows["text"], batch_size=batch_size, max_length=max_seq_length, progress=True)
     compute = build_compute_metrics(data.problem_type)
     metrics = {f"{split}_{k}": v for k, v in compute(EvalPrediction(predictions=logits, label_ids=references)).items()}
@@ -64,7 +59,6 @@ def evaluate_checkpoint(
     out = Path(output_dir) if output_dir else Path(model_name_or_path) if os.path.isdir(model_name_or_path) else Path(".")
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{split}_results.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    if data.problem_type == "single_label_classification":
-        names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-        save_confusion_matrix(references, logits.argmax(-1), names, out / f"{split}_confusion_matrix.png")
+    if data.problem_type == SINGLE_LABEL:
+        save_confusion_matrix(references, logits.argmax(-1), data.label_names, out / f"{split}_confusion_matrix.png")
     return metrics

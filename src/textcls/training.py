@@ -21,6 +21,7 @@ import datasets
 import numpy as np
 import torch
 import transformers
+from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import (
     AutoModelForSequenceClassification,
     AutoTokenizer,
@@ -333,8 +334,6 @@ def build_tokenizer_and_model(model_args: ModelArguments, data: TextClassificati
 
 def apply_lora(model, model_args: ModelArguments):
     """Wrap `model` with LoRA adapters; the head (`score`/`classifier`) is trained and saved by peft's SEQ_CLS."""
-    from peft import LoraConfig, get_peft_model
-
     targets = model_args.lora_target_modules or DEFAULT_LORA_TARGETS[model_args.model_type]
     module_names = [name for name, _ in model.named_modules() if name]
     # One target is a regex (peft matches it in full); several are names matched as suffixes.
@@ -378,23 +377,27 @@ class TextclsTrainer(Trainer):
             )
 
 
-def save_final_model(model, tokenizer, output_dir: Path, adapter=None) -> None:
-    """Write the final model so that a crash never leaves a folder that looks complete.
+def save_final_model(model, tokenizer, output_dir: Path):
+    """Write the final model so that a crash never leaves a folder that looks complete; return it.
 
-    Everything is written to `output_dir/_final.tmp` first, then moved into `output_dir` file by
-    file with atomic renames, `config.json` last: a folder without `config.json` is not a model to
-    any loader. (The `_` prefix also keeps the temp folder out of a Hub push.)
+    A LoRA model is saved twice: its adapter in `adapter/`, then merged into the base weights at the
+    top, so the top folder loads without peft. Everything is written to `output_dir/_final.tmp`
+    first, then moved into `output_dir` file by file with atomic renames, `config.json` last: a
+    folder without `config.json` is not a model to any loader. (The `_` prefix also keeps the temp
+    folder out of a Hub push.)
     """
     staging = output_dir / "_final.tmp"
     shutil.rmtree(staging, ignore_errors=True)
+    if isinstance(model, PeftModel):
+        model.save_pretrained(staging / "adapter")  # before merging: merging removes the adapter layers
+        shutil.rmtree(output_dir / "adapter", ignore_errors=True)
+        model = model.merge_and_unload()
     model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
-    if adapter is not None:
-        adapter.save_pretrained(staging / "adapter")
-        shutil.rmtree(output_dir / "adapter", ignore_errors=True)
     for item in sorted(staging.iterdir(), key=lambda p: p.name == "config.json"):
         os.replace(item, output_dir / item.name)
     staging.rmdir()
+    return model
 
 
 def run(argv: list[str] | None = None) -> dict[str, float]:
@@ -460,10 +463,7 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
     trainer.final_metrics = metrics
 
     if trainer.is_world_process_zero():
-        adapter = model if model_args.use_lora else None
-        final_model = model.merge_and_unload() if model_args.use_lora else model
-        save_final_model(final_model, tokenizer, output_dir, adapter=adapter)
-        trainer.model = final_model  # what push_to_hub uploads: the merged model
+        trainer.model = save_final_model(model, tokenizer, output_dir)  # push_to_hub uploads the merged model
         if test_predictions is not None and data.problem_type == "single_label_classification":
             save_confusion_matrix(
                 test_predictions.label_ids,

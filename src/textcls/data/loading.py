@@ -14,6 +14,10 @@ Label handling (decided from the TRAIN split):
   labels seen in train (an inner `ClassLabel` keeps its names). Fixed-length 0/1 float vectors
   are taken as multi-hot already (names "0".."n-1"), so a prepared dataset round-trips.
 
+A fixed label space can be given instead (`label_names`, e.g. a saved model's `id2label`, or
+`problem_type="regression"`): then labels of every split are matched to those names by their string
+form, nothing is inferred, and no train split is needed (evaluating on one test file).
+
 Rows whose text is missing or blank are dropped and counted (`dropped_empty`); missing labels
 are an error, except a non-train split with no labels at all (common for Hub test sets), which is
 dropped with a warning.
@@ -274,8 +278,11 @@ def _looks_like_path(name: str) -> bool:
     return name.startswith(("/", "./", "../", "~")) or Path(name).suffix.lower() in SUPPORTED_EXTENSIONS
 
 
-def _as_split_dict(obj, source: str) -> dict[str, Any]:
-    """DatasetDict / Dataset -> {"train", "validation"?, "test"?}; other splits are ignored."""
+def _as_split_dict(obj, source: str, require_train: bool = True) -> dict[str, Any]:
+    """DatasetDict / Dataset -> {"train", "validation"?, "test"?}; other splits are ignored.
+
+    Without `require_train` (a fixed label space) any of the three is enough.
+    """
     import datasets
 
     if isinstance(obj, datasets.Dataset):
@@ -284,22 +291,28 @@ def _as_split_dict(obj, source: str) -> dict[str, Any]:
         raise DataError(f"{source} is a {type(obj).__name__}, not a Dataset or DatasetDict; save it with save_to_disk")
     out: dict[str, Any] = {}
     names = list(obj.keys())
-    if "train" not in obj:
+    if "train" in obj:
+        out["train"] = obj["train"]
+    elif require_train:
         raise DataError(f"{source} has no 'train' split (splits: {', '.join(names) or 'none'}); rename one to train")
-    out["train"] = obj["train"]
     for alias in _VALIDATION_ALIASES:
         if alias in obj:
             out["validation"] = obj[alias]
             break
     if "test" in obj:
         out["test"] = obj["test"]
+    if not out:
+        raise DataError(
+            f"{source} has no train, validation or test split (splits: {', '.join(names) or 'none'}); "
+            "rename one of them"
+        )
     ignored = [n for n in names if n not in ("train", "test", *_VALIDATION_ALIASES)]
     if ignored:
         logger.warning("textcls: ignoring split(s) %s of %s (only train/validation/test are used)", ignored, source)
     return out
 
 
-def _load_dataset_arg(dataset: str | os.PathLike, config_name: str | None) -> dict[str, Any]:
+def _load_dataset_arg(dataset: str | os.PathLike, config_name: str | None, require_train: bool = True) -> dict[str, Any]:
     import datasets
 
     from .builtin import BUILTIN_DATASETS, load_builtin_dataset
@@ -307,7 +320,7 @@ def _load_dataset_arg(dataset: str | os.PathLike, config_name: str | None) -> di
     name = os.fspath(dataset)
     if name in BUILTIN_DATASETS:
         # The builtin split is fixed (seed 42) whatever the training seed: results stay comparable.
-        return _as_split_dict(load_builtin_dataset(name), f"builtin dataset '{name}'")
+        return _as_split_dict(load_builtin_dataset(name), f"builtin dataset '{name}'", require_train)
     p = Path(name).expanduser()
     if p.is_dir():
         if (p / "dataset_dict.json").is_file() or (p / "state.json").is_file():
@@ -315,7 +328,7 @@ def _load_dataset_arg(dataset: str | os.PathLike, config_name: str | None) -> di
                 obj = datasets.load_from_disk(str(p))
             except Exception as exc:
                 raise DataError(f"could not load saved dataset '{p}' ({_root_message(exc)}); save it again with save_to_disk") from exc
-            return _as_split_dict(obj, f"saved dataset '{p}'")
+            return _as_split_dict(obj, f"saved dataset '{p}'", require_train)
         try:  # a folder of data files (train.csv, test.csv, ...): datasets infers the splits
             obj = datasets.load_dataset(str(p), config_name)
         except Exception as exc:
@@ -323,7 +336,7 @@ def _load_dataset_arg(dataset: str | os.PathLike, config_name: str | None) -> di
                 f"folder '{p}' is neither a save_to_disk dataset nor a folder of data files datasets can read "
                 f"({_root_message(exc)}); pass train_file/validation_file/test_file instead"
             ) from exc
-        return _as_split_dict(obj, f"folder '{p}'")
+        return _as_split_dict(obj, f"folder '{p}'", require_train)
     if p.is_file():
         return {"train": _load_file(p, "dataset file")}
     if _looks_like_path(name):
@@ -336,7 +349,7 @@ def _load_dataset_arg(dataset: str | os.PathLike, config_name: str | None) -> di
             f"nor loadable from the Hugging Face Hub ({_root_message(exc)}); check the name, pass a local path, "
             "or connect to the Hub"
         ) from exc
-    return _as_split_dict(obj, f"Hub dataset '{name}'")
+    return _as_split_dict(obj, f"Hub dataset '{name}'", require_train)
 
 
 # --------------------------------------------------------------------------------------------
@@ -367,6 +380,7 @@ class _LabelSpec:
     names: list[str] | None  # None for regression
     classlabel: bool = False  # train had a ClassLabel feature (ids are already right)
     multihot: bool = False  # train labels were 0/1 vectors already
+    fixed: bool = False  # given by the caller (label_names / problem_type), not inferred from train
 
     @property
     def index(self) -> dict[str, int]:
@@ -464,9 +478,42 @@ def _infer_label_spec(ds, column: str) -> _LabelSpec:
     )
 
 
-def _report_unseen(unseen: list[str], split: str, column: str) -> None:
+def _fixed_label_spec(label_names: Sequence[str] | None, problem_type: str | None) -> _LabelSpec:
+    """The caller's label space: regression, or classes named `label_names` in that order.
+
+    Names without a problem_type leave `problem_type` None: the data decides single vs multi-label.
+    """
+    if problem_type is not None and problem_type not in (SINGLE_LABEL, MULTI_LABEL, REGRESSION):
+        raise DataError(
+            f"unknown problem_type {problem_type!r}; use {SINGLE_LABEL!r}, {MULTI_LABEL!r}, {REGRESSION!r} or None"
+        )
+    if problem_type == REGRESSION:
+        if label_names is not None:
+            raise DataError("label_names were given with problem_type 'regression'; regression has no classes, drop one")
+        return _LabelSpec(REGRESSION, None, fixed=True)
+    if label_names is None:
+        raise DataError(f"problem_type {problem_type!r} needs label_names (the classes in id order); pass them")
+    if isinstance(label_names, str):
+        raise DataError(f"label_names must be a list of class names, got the string {label_names!r}; pass a list")
+    names = [_key(n) for n in label_names]
+    if not names:
+        raise DataError("label_names is empty; pass the class names in id order")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise DataError(f"label_names has duplicates ({', '.join(repr(d) for d in dupes[:5])}); each class needs one name")
+    return _LabelSpec(problem_type, names, fixed=True)
+
+
+def _report_unseen(unseen: list[str], split: str, column: str, spec: _LabelSpec) -> None:
     shown = ", ".join(repr(u) for u in unseen[:5])
     more = f" and {len(unseen) - 5} more" if len(unseen) > 5 else ""
+    if spec.fixed:
+        names = spec.names or []
+        allowed = ", ".join(names[:20]) + (f" ... ({len(names)} in all)" if len(names) > 20 else "")
+        raise DataError(
+            f"the {split} split has label(s) not in label_names: {shown}{more} (column '{column}'); "
+            f"allowed: {allowed}; relabel or remove those rows"
+        )
     raise DataError(
         f"the {split} split has label(s) never seen in train: {shown}{more} (column '{column}'); "
         "add them to train or remove those rows"
@@ -479,11 +526,13 @@ def _encode_labels(ds, column: str, spec: _LabelSpec, split: str) -> pa.Array:
 
     feature = ds.features[column]
     col = _column(ds, column)
+    # what the split is measured against, for the error messages
+    basis = "the given label space has" if spec.fixed else "train has"
     if spec.problem_type == REGRESSION:
         if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_boolean(col.type)):
+            target = "problem_type is regression" if spec.fixed else "train labels are numbers (regression)"
             raise DataError(
-                f"the {split} split has {col.type} labels in '{column}' but train labels are numbers (regression); "
-                "use numbers in every split"
+                f"the {split} split has {col.type} labels in '{column}' but {target}; use numbers in every split"
             )
         return pc.cast(col, pa.float32()).combine_chunks()
 
@@ -495,26 +544,27 @@ def _encode_labels(ds, column: str, spec: _LabelSpec, split: str) -> pa.Array:
                 return pa.array(ids, pa.int64())
             values = [feature.names[i] if i >= 0 else None for i in ids]  # remap by name
         elif _is_list(col.type):
-            raise DataError(f"the {split} split has label lists in '{column}' but train has single labels; use one label kind")
+            raise DataError(f"the {split} split has label lists in '{column}' but {basis} single labels; use one label kind")
         else:
             values = col.to_pylist()
         keys = [_key(v) for v in values]
         unseen = sorted({k for k in keys if k not in index})
         if unseen:
-            _report_unseen(unseen, split, column)
+            _report_unseen(unseen, split, column, spec)
         return pa.array([index[k] for k in keys], pa.int64())
 
     # multi-label
     n = len(index)
     out = np.zeros((len(ds), n), dtype=np.float32)
     if not _is_list(col.type):
-        raise DataError(f"the {split} split has single labels in '{column}' but train has label lists; use lists everywhere")
+        raise DataError(f"the {split} split has single labels in '{column}' but {basis} label lists; use lists everywhere")
     rows = col.to_pylist()
-    if spec.multihot:
+    # with given names, float vectors are multi-hot in that order (a prepared dataset saved to disk)
+    if spec.multihot or (spec.fixed and pa.types.is_floating(col.type.value_type)):
         for i, row in enumerate(rows):
             if len(row) != n or any(v not in (0, 1) for v in row):
                 raise DataError(
-                    f"row {i} of the {split} split has a label vector unlike train's 0/1 vectors of length {n}; fix it"
+                    f"row {i} of the {split} split has a label vector that is not 0/1 of length {n}; fix it"
                 )
             out[i] = row
         return pa.FixedSizeListArray.from_arrays(pa.array(out.reshape(-1)), n)
@@ -531,7 +581,7 @@ def _encode_labels(ds, column: str, spec: _LabelSpec, split: str) -> pa.Array:
             else:
                 out[i, j] = 1.0
     if unseen:
-        _report_unseen(_sort_names(unseen), split, column)
+        _report_unseen(_sort_names(unseen), split, column, spec)
     return pa.FixedSizeListArray.from_arrays(pa.array(out.reshape(-1)), n)
 
 
@@ -662,6 +712,8 @@ def load_text_classification_data(
     max_train_samples: int | None = None,
     max_eval_samples: int | None = None,
     max_test_samples: int | None = None,
+    label_names: Sequence[str] | None = None,
+    problem_type: str | None = None,
 ) -> TextClassificationData:
     """Load and clean a text classification dataset into splits with columns `text` and `label`.
 
@@ -674,6 +726,11 @@ def load_text_classification_data(
     validation split, `validation_split_percentage`% of train is held out, stratified by label for
     single-label data, seeded by `seed`. `max_*_samples` keep the first N rows of a split (after
     the split; HF example-script semantics). See the module docstring for the label rules.
+
+    `label_names` fixes the label space (ids follow its order; every split's labels must be among
+    them, matched by string form); `problem_type="regression"` fixes float labels. Either one
+    makes a train split optional: `test_file` alone loads just a test split (evaluation), and
+    validation is held out of train only when there is a train split.
     """
     if isinstance(text_columns, str):
         text_columns = [c.strip() for c in text_columns.split(",") if c.strip()]
@@ -692,34 +749,51 @@ def load_text_classification_data(
                         ("max_test_samples", max_test_samples)):
         _check_count(name, value)
 
+    # a fixed label space needs no train split to infer it from
+    fixed = label_names is not None or problem_type is not None
+    fixed_spec = _fixed_label_spec(label_names, problem_type) if fixed else None
     files = {"train": train_file, "validation": validation_file, "test": test_file}
     if dataset is not None and any(f is not None for f in files.values()):
         raise DataError("pass either dataset or train_file/validation_file/test_file, not both")
     if dataset is None:
-        if train_file is None:
-            if validation_file is not None or test_file is not None:
-                raise DataError("validation_file/test_file given without train_file; pass train_file too")
+        if all(f is None for f in files.values()):
             raise DataError("no data given; pass dataset (a builtin name, local path or Hub name) or train_file")
+        if train_file is None and not fixed:
+            raise DataError(
+                "validation_file/test_file given without train_file; pass train_file too "
+                "(or label_names / problem_type to load them alone)"
+            )
         raw = {split: _load_file(path, f"{split}_file") for split, path in files.items() if path is not None}
     else:
-        raw = _load_dataset_arg(dataset, dataset_config_name)
+        raw = _load_dataset_arg(dataset, dataset_config_name, require_train=not fixed)
 
     for split, ds in raw.items():
         _check_columns(ds, text_columns, label_column, split)
 
     # Non-train splits without a single label (Hub test sets often use -1 / None) are unusable
     # for evaluation: drop them instead of failing the whole load.
-    for split in [s for s in raw if s != "train"]:
-        if len(raw[split]) and _label_missing(raw[split], label_column).all():
-            logger.warning("textcls: the %s split has no labels at all; dropping it", split)
-            del raw[split]
+    unlabeled = [s for s in raw if s != "train" and len(raw[s]) and _label_missing(raw[s], label_column).all()]
+    for split in unlabeled:
+        logger.warning("textcls: the %s split has no labels at all; dropping it", split)
+        del raw[split]
+    if not raw:  # only possible without a train split
+        raise DataError(
+            f"no split has labels in column '{label_column}' (unlabelled: {', '.join(unlabeled)}); "
+            "evaluation needs labelled rows (fill them in or set label_column)"
+        )
 
-    # Empty texts come out before the label type is decided: their labels do not count.
-    train_text_ok = _build_text(raw["train"], text_columns, "train").is_valid()
-    train_for_spec = raw["train"]
-    if not pc.all(train_text_ok).as_py():
-        train_for_spec = train_for_spec.select(np.flatnonzero(train_text_ok.to_numpy(zero_copy_only=False)))
-    spec = _infer_label_spec(train_for_spec, label_column)
+    if fixed_spec is not None:
+        spec = fixed_spec
+        if spec.problem_type is None:  # names alone: lists of labels in the data mean multi-label
+            first = next(iter(raw.values()))
+            spec.problem_type = MULTI_LABEL if _is_list(_column(first, label_column).type) else SINGLE_LABEL
+    else:
+        # Empty texts come out before the label type is decided: their labels do not count.
+        train_text_ok = _build_text(raw["train"], text_columns, "train").is_valid()
+        train_for_spec = raw["train"]
+        if not pc.all(train_text_ok).as_py():
+            train_for_spec = train_for_spec.select(np.flatnonzero(train_text_ok.to_numpy(zero_copy_only=False)))
+        spec = _infer_label_spec(train_for_spec, label_column)
 
     out: dict[str, Any] = {}
     dropped: dict[str, int] = {}
@@ -729,7 +803,7 @@ def load_text_classification_data(
             if dropped[split]:
                 logger.warning("textcls: dropped %d rows with empty text from the %s split", dropped[split], split)
 
-    if "validation" not in out:
+    if "validation" not in out and "train" in out:
         out["train"], out["validation"] = _holdout_validation(out["train"], spec, validation_split_percentage, seed)
         dropped["validation"] = 0
 

@@ -1,0 +1,225 @@
+"""The fine-tuning recipe end to end on tiny data: every family, LoRA, problem types, 2 ranks, predict."""
+
+import csv
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, LlamaConfig, LlamaForCausalLM, pipeline
+
+import textcls
+from textcls.cli import main as cli_main
+from textcls.training import run
+
+REPO = Path(__file__).resolve().parents[1]
+POSITIVE = ["good", "great", "excellent", "wonderful", "lovely", "superb"]
+NEGATIVE = ["bad", "awful", "terrible", "boring", "poor", "dreadful"]
+FILLER = ["the", "film", "plot", "was", "cast", "and", "really", "quite", "a", "story", "music", "ending"]
+
+
+def synthetic_rows(n, seed):
+    """Texts whose sentiment words decide the label: learnable in a few epochs."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label = "positive" if i % 2 == 0 else "negative"
+        words = rng.sample(FILLER, rng.randint(2, 8)) + rng.sample(POSITIVE if label == "positive" else NEGATIVE, 2)
+        rng.shuffle(words)
+        rows.append({"text": " ".join(words), "label": label})
+    return rows
+
+
+def write_csv(path, rows):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def data_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data")
+    return {
+        split: write_csv(folder / f"{split}.csv", synthetic_rows(n, seed))
+        for split, n, seed in (("train", 160, 0), ("validation", 40, 1), ("test", 40, 2))
+    }
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory):
+    """A tiny random Llama causal-LM checkpoint with a word-level tokenizer: a stand-in for SmolLM2."""
+    path = tmp_path_factory.mktemp("tiny-llama")
+    tokenizer = textcls.train_word_tokenizer([row["text"] for row in synthetic_rows(200, 9)])
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, pad_token_id=tokenizer.pad_token_id,
+    )
+    LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+def file_args(data_files):
+    return ["--train_file", data_files["train"], "--validation_file", data_files["validation"],
+            "--test_file", data_files["test"]]
+
+
+FAST = ["--per_device_train_batch_size", "16", "--logging_steps", "5", "--disable_tqdm", "true"]
+FAMILY_ARGS = {
+    "textcnn": ["--model_type", "textcnn", "--num_train_epochs", "6", "--embedding_dim", "32", "--num_filters", "16"],
+    "dpcnn": ["--model_type", "dpcnn", "--num_train_epochs", "10", "--learning_rate", "3e-3", "--embedding_dim", "32", "--num_filters", "16"],
+    "llama": ["--model_type", "llama", "--num_train_epochs", "8", "--learning_rate", "3e-3"],
+}
+
+
+def family_args(family, tiny_llama):
+    return FAMILY_ARGS[family] + (["--model_name_or_path", tiny_llama] if family == "llama" else [])
+
+
+@pytest.mark.parametrize("family", ["textcnn", "dpcnn", "llama"])
+def test_recipe_trains_evaluates_and_saves_a_hub_checkpoint(family, data_files, tiny_llama, tmp_path):
+    output_dir = tmp_path / "run"
+    metrics = run([*family_args(family, tiny_llama), *file_args(data_files), *FAST, "--output_dir", str(output_dir)])
+    assert metrics["test_accuracy"] >= 0.9, metrics  # sentiment words decide the label: an easy task
+
+    saved = json.loads((output_dir / "all_results.json").read_text())
+    assert saved["test_accuracy"] == metrics["test_accuracy"] and "eval_f1_macro" in saved
+    config = json.loads((output_dir / "config.json").read_text())
+    assert config["id2label"] == {"0": "negative", "1": "positive"}
+    assert not [p.name for p in output_dir.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".pkl")]
+    assert (output_dir / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    card = (output_dir / "README.md").read_text()
+    assert f"| accuracy | {metrics['eval_accuracy']:.4f} | {metrics['test_accuracy']:.4f} |" in card
+
+    # The folder is a plain HF checkpoint: Auto classes and pipeline agree with each other.
+    model = AutoModelForSequenceClassification.from_pretrained(output_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(output_dir)
+    texts = ["a great and lovely film", "the plot was awful and boring"]
+    with torch.no_grad():
+        predicted = model(**tokenizer(texts, padding=True, return_tensors="pt")).logits.argmax(-1).tolist()
+    assert [model.config.id2label[i] for i in predicted] == ["positive", "negative"]
+    assert [r["label"] for r in pipeline("text-classification", model=str(output_dir))(texts)] == ["positive", "negative"]
+
+
+def test_lora_run_saves_merged_model_that_loads_without_peft(data_files, tiny_llama, tmp_path):
+    output_dir = tmp_path / "lora"
+    run([*family_args("llama", tiny_llama), "--use_lora", "--lora_r", "4", *file_args(data_files), *FAST,
+         "--output_dir", str(output_dir)])
+    assert (output_dir / "adapter" / "adapter_model.safetensors").exists()
+    texts = ["a great and lovely film", "the plot was awful and boring", "quite a story"]
+
+    from peft import PeftModel
+
+    base = textcls.LlamaForSequenceClassification.from_pretrained(
+        tiny_llama, num_labels=2, pad_token_id=0, id2label={0: "negative", 1: "positive"},
+        label2id={"negative": 0, "positive": 1})
+    adapted = PeftModel.from_pretrained(base, output_dir / "adapter").eval()
+    tokenizer = AutoTokenizer.from_pretrained(output_dir)
+    with torch.no_grad():
+        expected = adapted(**tokenizer(texts, padding=True, return_tensors="pt")).logits
+
+    script = (
+        "import sys, torch\n"
+        "sys.modules['peft'] = None; sys.modules['textcls'] = None  # neither may be needed\n"
+        "from transformers import AutoModelForSequenceClassification, AutoTokenizer\n"
+        "path = sys.argv[1]\n"
+        "model = AutoModelForSequenceClassification.from_pretrained(path, trust_remote_code=True).eval()\n"
+        "tok = AutoTokenizer.from_pretrained(path)\n"
+        "with torch.no_grad():\n"
+        "    torch.save(model(**tok(sys.argv[2:], padding=True, return_tensors='pt')).logits, path + '/merged.pt')\n"
+    )
+    env = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "modules")}
+    result = subprocess.run([sys.executable, "-c", script, str(output_dir), *texts], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    torch.testing.assert_close(torch.load(output_dir / "merged.pt"), expected, atol=1e-5, rtol=0)
+
+
+def test_multi_label_and_regression_data_pick_their_heads(tmp_path):
+    rows = synthetic_rows(60, 3)
+    multi = tmp_path / "multi.jsonl"
+    multi.write_text("".join(json.dumps({"text": r["text"], "tags": [r["label"], "film"] if "film" in r["text"] else [r["label"]]}) + "\n" for r in rows))
+    metrics = run(["--train_file", str(multi), "--label_column", "tags", "--output_dir", str(tmp_path / "m"),
+                   "--num_train_epochs", "1", "--embedding_dim", "16", *FAST])
+    assert {"eval_f1_micro", "eval_f1_macro", "eval_subset_accuracy"} <= set(metrics)
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["problem_type"] == "multi_label_classification"
+
+    scores = tmp_path / "scores.csv"
+    write_csv(scores, [{"text": r["text"], "score": 0.9 if r["label"] == "positive" else 0.1} for r in rows])
+    metrics = run(["--train_file", str(scores), "--label_column", "score", "--output_dir", str(tmp_path / "r"),
+                   "--num_train_epochs", "1", "--model_type", "dpcnn", "--embedding_dim", "16", *FAST])
+    assert {"eval_mse", "eval_mae", "eval_pearson", "eval_spearman"} <= set(metrics)
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config["problem_type"] == "regression" and len(config["id2label"]) == 1
+
+
+def test_two_cpu_ranks_train_data_parallel_and_save_one_checkpoint(data_files, tmp_path):
+    output_dir = tmp_path / "ddp"
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+        str(REPO / "recipes" / "finetune.py"), "--use_cpu", *file_args(data_files), *FAST,
+        "--num_train_epochs", "1", "--embedding_dim", "16", "--output_dir", str(output_dir),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    state = json.loads(next(output_dir.glob("checkpoint-*/trainer_state.json")).read_text())
+    # 160 examples, 16 per device: one epoch is 5 steps on 2 ranks (10 on one).
+    assert state["global_step"] == 5
+    assert AutoModelForSequenceClassification.from_pretrained(output_dir).config.model_type == "textcnn"
+
+
+@pytest.fixture(scope="module")
+def trained_textcnn(data_files, tmp_path_factory):
+    output_dir = tmp_path_factory.mktemp("trained") / "textcnn"
+    run([*FAMILY_ARGS["textcnn"], *file_args(data_files), *FAST, "--output_dir", str(output_dir)])
+    return output_dir
+
+
+@pytest.mark.parametrize("output_name", ["predictions.csv", "predictions.jsonl"])
+def test_predict_on_a_file_matches_the_pipeline(trained_textcnn, tmp_path, output_name):
+    texts = [row["text"] for row in synthetic_rows(30, 5)]
+    source = tmp_path / "texts.txt"
+    source.write_text("\n".join(texts) + "\n\n")  # blank lines are skipped
+    out = tmp_path / output_name
+    assert cli_main(["predict", "--model", str(trained_textcnn), str(source), "-o", str(out), "--batch_size", "7"]) == 0
+    if output_name.endswith(".csv"):
+        with open(out, newline="") as f:
+            predictions = list(csv.DictReader(f))
+    else:
+        predictions = [json.loads(line) for line in out.read_text().splitlines()]
+    expected = pipeline("text-classification", model=str(trained_textcnn))(texts)
+    assert [p["text"] for p in predictions] == texts
+    assert [p["label"] for p in predictions] == [e["label"] for e in expected]
+    for prediction, reference in zip(predictions, expected):
+        assert float(prediction["score"]) == pytest.approx(reference["score"], abs=1e-5)
+
+
+def test_a_finished_output_dir_is_not_overwritten(trained_textcnn, data_files, capsys):
+    before = (trained_textcnn / "model.safetensors").read_bytes()
+    code = cli_main(["train", *file_args(data_files), "--output_dir", str(trained_textcnn)])
+    assert code == 2
+    assert "already holds a finished run: pass --overwrite_output_dir" in capsys.readouterr().err
+    assert (trained_textcnn / "model.safetensors").read_bytes() == before
+
+
+@pytest.mark.slow
+def test_smollm2_with_lora_fine_tunes_a_few_steps(tmp_path):
+    """The real pretrained SmolLM2-135M (converted from its GGUF once, cached) on the real corpus."""
+    output_dir = tmp_path / "smollm2"
+    metrics = run(["--model_type", "llama", "--model_name_or_path", "smollm2-135m", "--use_lora",
+                   "--dataset", "movie-snippets", "--max_steps", "3", "--max_train_samples", "48",
+                   "--max_eval_samples", "32", "--max_test_samples", "32", "--per_device_train_batch_size", "8",
+                   "--output_dir", str(output_dir), "--disable_tqdm", "true"])
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["train_loss"] > 0
+    config = json.loads((output_dir / "config.json").read_text())
+    assert config["model_type"] == "textcls_llama" and config["num_hidden_layers"] == 30
+    assert (output_dir / "adapter" / "adapter_config.json").exists()
+    model = AutoModelForSequenceClassification.from_pretrained(output_dir)
+    assert isinstance(model, textcls.LlamaForSequenceClassification)
