@@ -27,8 +27,10 @@ test: install data
 test-fast: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m "not slow"
 
+# The main job: TextCNN on movie-snippets, trained and tested on the CPU (corpus fetched on first use).
 demo: install
-	HF_HUB_OFFLINE=1 $(BIN)/accelerate launch --num_processes 1 --num_machines 1 --mixed_precision no --dynamo_backend no recipes/finetune.py
+	HF_HUB_OFFLINE=1 $(BIN)/accelerate launch --num_processes 1 --num_machines 1 --mixed_precision no \
+		--dynamo_backend no recipes/finetune.py --overwrite_output_dir
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -124,6 +124,9 @@ def test_multi_label_checkpoint(tmp_path):
     truth = np.array([[0, 1, 0], [0, 0, 0], [1, 1, 0], [0, 0, 1], [1, 0, 0]])
     predicted = (logits_by_hand(ckpt, TEXTS) > 0).astype(int)
     assert metrics["test_subset_accuracy"] == pytest.approx(float((predicted == truth).all(-1).mean()))
+    # micro F1 changes if label columns were permuted (a random model may predict the same set everywhere)
+    tp = int((predicted & truth).sum())
+    assert metrics["test_f1_micro"] == pytest.approx(2 * tp / (predicted.sum() + truth.sum()))
 
 
 def test_cli_evaluate(tmp_path, capsys):

@@ -223,3 +223,11 @@ def test_smollm2_with_lora_fine_tunes_a_few_steps(tmp_path):
     assert (output_dir / "adapter" / "adapter_config.json").exists()
     model = AutoModelForSequenceClassification.from_pretrained(output_dir)
     assert isinstance(model, textcls.LlamaForSequenceClassification)
+
+
+@pytest.mark.parametrize("name, distributed_type", [("multi_gpu", "MULTI_GPU"), ("multi_node", "MULTI_GPU"), ("fsdp", "FSDP")])
+def test_shipped_accelerate_configs_parse(name, distributed_type):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    config = load_config_from_file(str(REPO / "recipes" / "accelerate" / f"{name}.yaml"))
+    assert config.distributed_type == distributed_type

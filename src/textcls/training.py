@@ -479,6 +479,8 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
         trainer.save_metrics("all", metrics)  # all_results.json last: it marks the run as finished
         print(format_metrics_table({k: v for k, v in metrics.items() if k.startswith(("eval_", "test_")) and not k.endswith(
             ("runtime", "per_second"))}))
+        if "test_accuracy" in metrics:
+            print(f"Test accuracy: {metrics['test_accuracy']:.4f}  (model saved in {output_dir})")
     if training_args.push_to_hub:
         trainer.push_to_hub()
     return metrics
