@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import TextclsError
+from .errors import TextclsError, TrainingInterrupted
 
 TEXT_FORMATS = (".txt", ".csv", ".tsv", ".json", ".jsonl", ".parquet")
 
@@ -165,7 +165,8 @@ def run_reporting_errors(function, debug: bool) -> int:
         if debug:
             raise
         print(f"textcls: error: {error}", file=sys.stderr)
-        return 2
+        # 130 is the shell's code for "ended by Ctrl-C"; the message says how to resume.
+        return 130 if isinstance(error, TrainingInterrupted) else 2
     return 0
 
 

@@ -16,3 +16,7 @@ class DataError(TextclsError):
 
 class CheckpointError(TextclsError):
     """A model checkpoint is missing, incomplete, corrupt or does not fit the data."""
+
+
+class TrainingInterrupted(TextclsError):
+    """Ctrl-C stopped training after a checkpoint was saved; the same command resumes."""

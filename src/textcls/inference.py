@@ -8,37 +8,19 @@ text, then put back in input order; the pipeline pads each batch of texts in inp
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
-
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from .errors import CheckpointError
+from .checkpoints import checkpoint_errors
 
 
 def load_checkpoint(path: str, trust_remote_code: bool = False, device: str | None = None):
     """Model (eval mode) and tokenizer from a local checkpoint folder or a Hub id, with clear errors."""
-    folder = Path(path)
-    if folder.exists():
-        if not (folder / "config.json").is_file():
-            raise CheckpointError(
-                f"{path} has no config.json: it is not a finished checkpoint (an interrupted save, or the wrong folder)."
-            )
-        if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")):
-            raise CheckpointError(f"{path} has a config.json but no weights (model.safetensors): re-save the model.")
-    try:
+    with checkpoint_errors(path):
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
         model = AutoModelForSequenceClassification.from_pretrained(path, trust_remote_code=trust_remote_code)
-    except OSError as error:
-        raise CheckpointError(f"Cannot load the checkpoint {path}: {str(error).splitlines()[0]}") from error
-    except Exception as error:  # safetensors raises its own types for a truncated or corrupt file
-        if "safetensors" in type(error).__module__ or "header" in str(error).lower():
-            raise CheckpointError(
-                f"{path}: the weights file is truncated or corrupt ({str(error).splitlines()[0]}); re-save the model."
-            ) from error
-        raise
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     return model.to(device).eval(), tokenizer
 

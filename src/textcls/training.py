@@ -13,7 +13,9 @@ import logging
 import os
 import re
 import shutil
+import signal
 import sys
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from transformers import (
     HfArgumentParser,
     PreTrainedTokenizerBase,
     Trainer,
+    TrainerCallback,
     TrainingArguments,
     set_seed,
 )
@@ -38,10 +41,11 @@ from transformers.trainer_utils import get_last_checkpoint
 from . import resources
 from .data import BUILTIN_DATASETS, TextClassificationData, load_text_classification_data
 from .embeddings import build_embedding_matrix
-from .errors import CheckpointError, TextclsError
+from .checkpoints import checkpoint_errors
+from .errors import CheckpointError, TextclsError, TrainingInterrupted
 from .metrics import build_compute_metrics, format_metrics_table, save_confusion_matrix
 from .model_card import write_model_card
-from .models import DPCNNConfig, LlamaForSequenceClassification, TextCNNConfig
+from .models import DPCNNConfig, LlamaForSequenceClassification, TextCNNConfig, TextclsLlamaConfig
 from .models.word_embedding import EMBEDDING_MODES
 from .tokenization import train_word_tokenizer
 
@@ -169,9 +173,12 @@ def parse_args(
 
     parser = HfArgumentParser((ModelArguments, DataArguments, RunArguments, TrainingArguments))
     parser.set_defaults(**defaults)
-    model_args, data_args, run_args, training_args, unknown = parser.parse_args_into_dataclasses(
-        args=argv, return_remaining_strings=True
-    )
+    try:
+        model_args, data_args, run_args, training_args, unknown = parser.parse_args_into_dataclasses(
+            args=argv, return_remaining_strings=True
+        )
+    except ValueError as error:  # TrainingArguments' own checks, e.g. strategies that do not fit together
+        raise TextclsError(f"Invalid arguments: {str(error).strip().splitlines()[0]}") from error
     if unknown:
         raise TextclsError(f"Unknown argument(s) {' '.join(unknown)}: see --help for the flags that exist.")
     if data_args.dataset is None and data_args.train_file is None:
@@ -297,30 +304,34 @@ def resolve_llama_checkpoint(name_or_path: str | None) -> str:
 
 def build_llama(model_args: ModelArguments, data: TextClassificationData):
     path = resolve_llama_checkpoint(model_args.model_name_or_path)
-    check_checkpoint_labels(path, data, model_args.ignore_mismatched_sizes)
-    tokenizer = AutoTokenizer.from_pretrained(path, gguf_file=model_args.gguf_file)
-    if tokenizer.pad_token is None:
-        # Llama tokenizers often have no pad token; pooling uses the attention mask, so eos is safe here.
-        tokenizer.pad_token = tokenizer.eos_token
-    model = LlamaForSequenceClassification.from_pretrained(
-        path,
-        gguf_file=model_args.gguf_file,
-        pad_token_id=tokenizer.pad_token_id,
-        attn_implementation=model_args.attn_implementation,
-        ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
-        dtype=torch.float32,
-        **label_kwargs(data),
-    )
+    with checkpoint_errors(path):
+        check_checkpoint_labels(path, data, model_args.ignore_mismatched_sizes)
+        # Architecture first: a wrong checkpoint should fail before the (large) weights are read.
+        TextclsLlamaConfig.get_config_dict(path, gguf_file=model_args.gguf_file)
+        tokenizer = AutoTokenizer.from_pretrained(path, gguf_file=model_args.gguf_file)
+        if tokenizer.pad_token is None:
+            # Llama tokenizers often have no pad token; pooling uses the attention mask, so eos is safe here.
+            tokenizer.pad_token = tokenizer.eos_token
+        model = LlamaForSequenceClassification.from_pretrained(
+            path,
+            gguf_file=model_args.gguf_file,
+            pad_token_id=tokenizer.pad_token_id,
+            attn_implementation=model_args.attn_implementation,
+            ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
+            dtype=torch.float32,
+            **label_kwargs(data),
+        )
     return tokenizer, model
 
 
 def load_cnn_checkpoint(model_args: ModelArguments, data: TextClassificationData):
     path = model_args.model_name_or_path
-    check_checkpoint_labels(path, data, model_args.ignore_mismatched_sizes)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        path, ignore_mismatched_sizes=model_args.ignore_mismatched_sizes, **label_kwargs(data)
-    )
+    with checkpoint_errors(path):
+        check_checkpoint_labels(path, data, model_args.ignore_mismatched_sizes)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            path, ignore_mismatched_sizes=model_args.ignore_mismatched_sizes, **label_kwargs(data)
+        )
     return tokenizer, model
 
 
@@ -360,6 +371,37 @@ def apply_lora(model, model_args: ModelArguments):
 
 # ----------------------------------------------------------------------------------------------
 # Trainer and the final output
+
+
+class SaveOnInterrupt(TrainerCallback):
+    """Ctrl-C (SIGINT) ends training at the end of the current step, with a checkpoint saved.
+
+    The first Ctrl-C only sets a flag (a step is never cut in half); the handler is then reset, so
+    a second Ctrl-C stops at once, as usual.
+    """
+
+    def __init__(self):
+        self.interrupted = False
+        self.previous_handler = None
+
+    def _on_sigint(self, signum, frame):
+        self.interrupted = True
+        signal.signal(signal.SIGINT, self.previous_handler)
+        logger.warning("Interrupted: saving a checkpoint at the end of this step (Ctrl-C again to stop at once).")
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread
+            self.previous_handler = signal.signal(signal.SIGINT, self._on_sigint)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.interrupted:
+            control.should_save = True
+            control.should_training_stop = True
+        return control
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.previous_handler is not None and not self.interrupted:
+            signal.signal(signal.SIGINT, self.previous_handler)
 
 
 class TextclsTrainer(Trainer):
@@ -430,7 +472,8 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
 
     with training_args.main_process_first(desc="tokenizing"):
         tokenized = tokenize_splits(data.dataset, tokenizer, max_seq_length)
-    callbacks = []
+    interrupt = SaveOnInterrupt()
+    callbacks = [interrupt]
     if run_args.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=run_args.early_stopping_patience))
 
@@ -454,6 +497,11 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
     )
 
     train_result = trainer.train(resume_from_checkpoint=last_checkpoint)
+    if interrupt.interrupted:
+        raise TrainingInterrupted(
+            f"Training interrupted at step {trainer.state.global_step}; a checkpoint is in {output_dir}: "
+            "run the same command again to resume."
+        )
     metrics = {f"train_{k}" if not k.startswith("train_") else k: v for k, v in train_result.metrics.items()}
     metrics.update(trainer.evaluate(metric_key_prefix="eval"))
     test_predictions = None

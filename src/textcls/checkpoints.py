@@ -1,0 +1,47 @@
+"""Checks that turn a checkpoint that cannot be loaded into one clear line.
+
+transformers reports a missing config, a truncated weights file or a checkpoint of the wrong
+architecture with long tracebacks from deep inside the loader; these say which folder is wrong and
+what to do about it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import CheckpointError
+
+
+def check_checkpoint_folder(path: str) -> None:
+    """A local folder must hold a config and weights (a Hub id is left to transformers)."""
+    folder = Path(path)
+    if not folder.exists():
+        return
+    if not (folder / "config.json").is_file():
+        raise CheckpointError(
+            f"{path} has no config.json: it is not a finished checkpoint (an interrupted save, or the wrong folder)."
+        )
+    if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")) and not any(folder.glob("*.gguf")):
+        raise CheckpointError(f"{path} has a config.json but no weights (model.safetensors): re-save the model.")
+
+
+@contextmanager
+def checkpoint_errors(path: str) -> Iterator[None]:
+    """Re-raise loader failures for the checkpoint at `path` as one-line `CheckpointError`s."""
+    check_checkpoint_folder(path)
+    try:
+        yield
+    except OSError as error:  # a missing file, or a Hub id that cannot be reached
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"Cannot load the checkpoint {path}: {first_line}") from error
+    except Exception as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        if type(error).__name__ == "SafetensorError":
+            raise CheckpointError(
+                f"{path}: the weights file is truncated or corrupt ({message}); re-save or re-download the model."
+            ) from error
+        if "not a Llama-architecture" in message:
+            raise CheckpointError(message) from error
+        raise
