@@ -25,6 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import RESULTS_DIR, RUNS_DIR, load_json, machine_info, markdown_table, save_json  # noqa: E402
 
+# Imported once, up front: a long benchmark must not pick up a half-edited package midway.
+from textcls.training import run as train_recipe  # noqa: E402
+
 CORPORA = ("movie-snippets", "reuters-r8", "20newsgroups")  # also the run order: fast corpora first
 SEEDS_FULL = (42, 43, 44)
 
@@ -72,11 +75,9 @@ def plan(quick: bool) -> list[dict]:
 
 
 def run_recipe(run: dict, seed: int, output_dir: Path) -> dict:
-    from textcls.training import run as train
-
     argv = ["--dataset", run["corpus"], *run["argv"], "--seed", str(seed), "--output_dir", str(output_dir),
             "--overwrite_output_dir", "--disable_tqdm", "true"]
-    metrics = train(argv)
+    metrics = train_recipe(argv)
     return dict(argv=argv, **{k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))})
 
 

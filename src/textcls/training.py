@@ -36,11 +36,12 @@ from transformers import (
     TrainingArguments,
     set_seed,
 )
+from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import get_last_checkpoint
 
 from . import resources
 from .data import BUILTIN_DATASETS, TextClassificationData, load_text_classification_data
-from .embeddings import build_embedding_matrix
+from .embeddings import PRETRAINED_EMBEDDINGS, build_embedding_matrix
 from .checkpoints import checkpoint_errors
 from .errors import CheckpointError, TextclsError, TrainingInterrupted
 from .metrics import build_compute_metrics, format_metrics_table, save_confusion_matrix
@@ -117,6 +118,18 @@ class ModelArguments:
         default=False, metadata={"help": "Re-initialise a checkpoint's head when its num_labels does not fit the data."}
     )
 
+    def __post_init__(self):
+        # Checked here so that a typo fails before any data is read or model built.
+        if self.embedding_mode not in EMBEDDING_MODES:
+            raise TextclsError(
+                f"Unknown --embedding_mode {self.embedding_mode!r}; choose one of {', '.join(EMBEDDING_MODES)}."
+            )
+        if self.pretrained_embeddings is not None and self.pretrained_embeddings not in PRETRAINED_EMBEDDINGS:
+            raise TextclsError(
+                f"Unknown --pretrained_embeddings {self.pretrained_embeddings!r}; "
+                f"choose one of {', '.join(PRETRAINED_EMBEDDINGS)}."
+            )
+
 
 @dataclass
 class DataArguments:
@@ -171,12 +184,15 @@ def parse_args(
     data_name = known.dataset or (Path(known.train_file).stem if known.train_file else "movie-snippets")
     defaults["output_dir"] = os.path.join("runs", f"{known.model_type}-{Path(data_name).name}")
 
-    parser = HfArgumentParser((ModelArguments, DataArguments, RunArguments, TrainingArguments))
+    # No abbreviations: a misspelt flag must be an error, not silently another flag.
+    parser = HfArgumentParser((ModelArguments, DataArguments, RunArguments, TrainingArguments), allow_abbrev=False)
     parser.set_defaults(**defaults)
     try:
         model_args, data_args, run_args, training_args, unknown = parser.parse_args_into_dataclasses(
             args=argv, return_remaining_strings=True
         )
+    except TextclsError:
+        raise
     except ValueError as error:  # TrainingArguments' own checks, e.g. strategies that do not fit together
         raise TextclsError(f"Invalid arguments: {str(error).strip().splitlines()[0]}") from error
     if unknown:
@@ -404,13 +420,40 @@ class SaveOnInterrupt(TrainerCallback):
             signal.signal(signal.SIGINT, self.previous_handler)
 
 
+class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
+    """Length-grouped batches whose order depends on (seed, epoch) only.
+
+    The stock sampler draws its order from the global RNG, whose state at the start of an epoch is
+    not the same after a mid-epoch resume; seeding each epoch makes a resumed run see the same
+    batches as an uninterrupted one (the Trainer calls `set_epoch`).
+    """
+
+    def __init__(self, batch_size: int, lengths: list[int], seed: int):
+        super().__init__(batch_size, lengths=lengths)
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        self.generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return super().__iter__()
+
+
 class TextclsTrainer(Trainer):
-    """The Trainer, with our model card in place of its generic one (also on `push_to_hub`)."""
+    """The Trainer, with our model card in place of its generic one (also on `push_to_hub`) and
+    resumable length-grouped batches."""
 
     def __init__(self, *args, model_card_kwargs: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.model_card_kwargs = model_card_kwargs or {}
         self.final_metrics: dict[str, float] = {}
+
+    def _get_train_sampler(self, train_dataset=None):
+        sampler = super()._get_train_sampler(train_dataset)
+        if type(sampler) is LengthGroupedSampler:
+            sampler = EpochSeededLengthGroupedSampler(sampler.batch_size, sampler.lengths, seed=self.args.seed)
+        return sampler
 
     def create_model_card(self, **kwargs):
         if self.is_world_process_zero():

@@ -1,0 +1,425 @@
+"""Speed benchmark: each comparison runs A and B in this one process, alternating, warm-up excluded.
+
+    python bench/speed.py            # full -> bench/results/speed.json
+    python bench/speed.py --quick    # CI-sized (tiny random Llama, small subsets) -> bench/results/speed-quick.json
+    python bench/speed.py --only a   # some comparisons: a, b, c, d
+
+(a) training step: our LlamaForSequenceClassification vs transformers', same weights, LoRA, batches
+(b) input pipeline: the recipe's Trainer dataloader (length-grouped, dynamic padding) vs every batch
+    padded to 128 (the HF example scripts), same model and training step
+(c) inference: `textcls predict` (predict_logits + labels) vs pipeline("text-classification")
+(d) TextCNN / DPCNN: the Trainer recipe vs a minimal plain-PyTorch loop
+
+The machines are noisy (2 shared CPU cores here), so only ratios of interleaved runs are reported:
+A and B alternate (A,B then B,A), the first round of each is a warm-up and is dropped, and each
+figure is the median over the remaining rounds. On a GPU the same code runs in bf16 autocast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from _common import RESULTS_DIR, RUNS_DIR, load_json, machine_info, markdown_table, save_json  # noqa: E402
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+TARGETS = {"a": 1.0, "b": 4.0, "c": 1.5, "d": 0.9}
+
+
+def autocast():
+    """bf16 autocast on a GPU; fp32 on the CPU (bf16 matmuls are slow on most CPUs)."""
+    return torch.autocast("cuda", dtype=torch.bfloat16) if DEVICE == "cuda" else contextlib.nullcontext()
+
+
+def sync():
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
+
+
+def alternate(candidates: dict[str, Callable[[], dict]], rounds: int, warmup: int = 1) -> dict[str, list[dict]]:
+    """Run every candidate once per round, in alternating order; each call returns counts (samples, tokens).
+
+    Returns, per candidate, the counts and seconds of every round after the warm-up ones.
+    """
+    names = list(candidates)
+    measured: dict[str, list[dict]] = {name: [] for name in names}
+    for round_index in range(warmup + rounds):
+        for name in names if round_index % 2 == 0 else reversed(names):
+            sync()
+            start = time.perf_counter()
+            counts = candidates[name]()
+            sync()
+            seconds = time.perf_counter() - start
+            if round_index >= warmup:
+                measured[name].append(dict(counts, seconds=seconds))
+            tag = "warm-up" if round_index < warmup else f"round {round_index - warmup + 1}"
+            print(f"  {tag}: {name}: {seconds:.2f} s {counts}", flush=True)
+    return measured
+
+
+def median_rate(rounds: list[dict], key: str) -> float:
+    return statistics.median(r[key] / r["seconds"] for r in rounds)
+
+
+def comparison(label: str, unit: str, a_name: str, b_name: str, measured: dict, key: str, target: float, **extra) -> dict:
+    a, b = median_rate(measured[a_name], key), median_rate(measured[b_name], key)
+    result = dict(comparison=label, unit=unit, a=a_name, b=b_name, a_rate=a, b_rate=b, ratio=a / b, target=target,
+                  met=a / b >= target, rounds=len(measured[a_name]), raw=measured, **extra)
+    print(f"  -> {label}: {a_name} {a:.1f} vs {b_name} {b:.1f} {unit}: {a / b:.2f}x (target >= {target}x)", flush=True)
+    return result
+
+
+# ----------------------------------------------------------------------------------------------
+# Llama: the model pair, LoRA, batches
+
+
+def llama_tokenizer():
+    from transformers import AutoTokenizer
+
+    from textcls.resources import smollm2_checkpoint
+
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_checkpoint())
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token  # as the recipe does
+    return tokenizer
+
+
+def our_llama(quick: bool, num_labels: int = 2):
+    """SmolLM2-135M as our classifier; quick mode: a tiny random Llama (same code, seconds not minutes)."""
+    from textcls import LlamaForSequenceClassification
+    from textcls.models import TextclsLlamaConfig
+    from textcls.resources import smollm2_checkpoint
+
+    if quick:
+        config = TextclsLlamaConfig(vocab_size=49152, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                    num_attention_heads=4, num_key_value_heads=2, pad_token_id=2, num_labels=num_labels)
+        torch.manual_seed(0)
+        return LlamaForSequenceClassification(config)
+    return LlamaForSequenceClassification.from_pretrained(
+        smollm2_checkpoint(), num_labels=num_labels, pad_token_id=2, dtype=torch.float32
+    )
+
+
+def transformers_twin(ours):
+    """transformers' LlamaForSequenceClassification with exactly our weights (backbone and `score` head)."""
+    import transformers
+
+    config_dict = {k: v for k, v in ours.config.to_dict().items() if k not in ("model_type", "auto_map", "architectures")}
+    config = transformers.LlamaConfig(**config_dict)
+    config._attn_implementation = ours.config._attn_implementation
+    theirs = transformers.LlamaForSequenceClassification(config)
+    missing, unexpected = theirs.load_state_dict(ours.state_dict(), strict=True)
+    return theirs.to(torch.float32)
+
+
+def with_lora(model):
+    """The recipe's LoRA (r 8 on q_proj, v_proj; SEQ_CLS), with the same initial adapter weights every time."""
+    from textcls.training import ModelArguments, apply_lora
+
+    torch.manual_seed(0)
+    return apply_lora(model, ModelArguments(model_type="llama", use_lora=True))
+
+
+def movie_snippets(split: str, limit: int | None = None):
+    from textcls.data import load_builtin_dataset
+
+    data = load_builtin_dataset("movie-snippets")[split]
+    return data.select(range(min(limit, len(data)))) if limit else data
+
+
+def length_grouped_batches(tokenizer, texts, labels, batch_size: int, count: int, max_length: int = 128):
+    """`count` padded batches in the order a length-grouped sampler gives (fixed seed)."""
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+    order = list(LengthGroupedSampler(batch_size, lengths=[len(ids) for ids in encoded],
+                                      generator=torch.Generator().manual_seed(0)))
+    batches = []
+    for start in range(0, batch_size * count, batch_size):
+        rows = order[start : start + batch_size]
+        batch = tokenizer.pad({"input_ids": [encoded[i] for i in rows]}, return_tensors="pt")
+        batch["labels"] = torch.tensor([labels[i] for i in rows])
+        batches.append(batch)
+    return batches
+
+
+def train_step(model, optimizer, batch) -> dict:
+    """One step (forward, backward, AdamW); returns the samples and real (non-pad) tokens it processed."""
+    batch = {k: v.to(DEVICE) for k, v in batch.items()}
+    with autocast():
+        loss = model(**batch).loss
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return dict(samples=int(batch["input_ids"].shape[0]), tokens=int(batch["attention_mask"].sum()),
+                padded_tokens=int(batch["attention_mask"].numel()))
+
+
+def adamw(model, lr: float):
+    return torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+
+
+def bench_llama_step(quick: bool) -> dict:
+    """(a) Same weights, same LoRA, same batches: our model's training step vs transformers'."""
+    print("(a) Llama training step: ours vs transformers", flush=True)
+    tokenizer = llama_tokenizer()
+    rounds = 5 if quick else 8
+    data = movie_snippets("train")
+    batches = length_grouped_batches(tokenizer, data["text"], data["label"], 16, rounds + 2)
+    ours = our_llama(quick)
+    theirs = transformers_twin(ours)
+    ours, theirs = with_lora(ours).to(DEVICE), with_lora(theirs).to(DEVICE)
+
+    # Same weights and inputs must give the same logits, or the comparison means nothing.
+    ours.eval(), theirs.eval()
+    with torch.no_grad(), autocast():
+        probe = {k: v.to(DEVICE) for k, v in batches[0].items() if k != "labels"}
+        max_diff = (ours(**probe).logits - theirs(**probe).logits).abs().max().item()
+    print(f"  max |logits ours - transformers| on the first batch: {max_diff:.2e}", flush=True)
+    ours.train(), theirs.train()
+
+    optimizers = {"ours": adamw(ours, 1e-4), "transformers": adamw(theirs, 1e-4)}
+    models = {"ours": ours, "transformers": theirs}
+    # Warm-up: one step each (the very first step on this CPU takes ~20 s).
+    steps = {name: iter(batches) for name in models}
+    measured = alternate(
+        {name: (lambda name=name: train_step(models[name], optimizers[name], next(steps[name]))) for name in models},
+        rounds=rounds, warmup=2,
+    )
+    samples = comparison("(a) Llama train step", "samples/s", "ours", "transformers", measured, "samples", TARGETS["a"],
+                         max_logit_diff=max_diff, batch_size=16)
+    tokens = comparison("(a) Llama train step", "real tokens/s", "ours", "transformers", measured, "tokens", TARGETS["a"])
+    return dict(samples=samples, tokens=tokens)
+
+
+def bench_input_pipeline(quick: bool) -> dict:
+    """(b) Same model and step; the recipe's Trainer dataloader vs every batch padded to 128."""
+    from torch.utils.data import DataLoader
+    from transformers import DataCollatorWithPadding, Trainer, default_data_collator
+
+    from textcls.training import parse_args, tokenize_splits
+
+    print("(b) input pipeline: recipe (length-grouped, dynamic padding) vs padded to 128", flush=True)
+    tokenizer = llama_tokenizer()
+    model = with_lora(our_llama(quick)).to(DEVICE)
+    data = movie_snippets("train")
+
+    # A: exactly the recipe's settings (batch 16, max_seq_length 128, group_by_length) and its Trainer.
+    with tempfile.TemporaryDirectory() as tmp:
+        # (Evaluation and checkpoints off: they do not change the training dataloader.)
+        _, _, _, training_args = parse_args(["--model_type", "llama", "--use_lora", "--output_dir", tmp,
+                                             "--eval_strategy", "no", "--save_strategy", "no",
+                                             "--load_best_model_at_end", "false"])
+        max_seq_length = 128
+        tokenized = tokenize_splits(datasets_dict(data), tokenizer, max_seq_length)["train"]
+        trainer = Trainer(model=model, args=training_args, train_dataset=tokenized, processing_class=tokenizer,
+                          data_collator=DataCollatorWithPadding(tokenizer))
+        recipe_loader = trainer.get_train_dataloader()
+    batch_size = training_args.per_device_train_batch_size
+
+    # B: the HF example scripts' default: pad every text to max_seq_length, shuffle.
+    padded = data.map(lambda b: tokenizer(b["text"], padding="max_length", truncation=True, max_length=max_seq_length),
+                      batched=True, remove_columns=["text"]).rename_column("label", "labels")
+    padded_loader = DataLoader(padded, batch_size=batch_size, shuffle=True, collate_fn=default_data_collator,
+                               generator=torch.Generator().manual_seed(0))
+
+    optimizer = adamw(model, 1e-4)
+    iterators = {"recipe": iter(recipe_loader), "padded-128": iter(padded_loader)}
+    steps_per_round = 2
+
+    def run_steps(name):
+        totals = dict(samples=0, tokens=0, padded_tokens=0)
+        for _ in range(steps_per_round):
+            for key, value in train_step(model, optimizer, next(iterators[name])).items():
+                totals[key] += value
+        return totals
+
+    rounds = 2 if quick else 4  # full: 8 measured steps each
+    measured = alternate({name: (lambda name=name: run_steps(name)) for name in iterators}, rounds=rounds, warmup=1)
+    return comparison("(b) input pipeline", "real tokens/s", "recipe", "padded-128", measured, "tokens", TARGETS["b"],
+                      batch_size=batch_size, steps_per_round=steps_per_round)
+
+
+def datasets_dict(train):
+    import datasets
+
+    return datasets.DatasetDict(train=train)
+
+
+# ----------------------------------------------------------------------------------------------
+# (c) inference
+
+
+def checkpoint_for(kind: str, quick: bool) -> Path:
+    """A trained checkpoint: the accuracy benchmark's if it exists, else a small one made now."""
+    if kind == "textcnn":
+        found = RUNS_DIR / "full" / "movie-snippets" / "textcnn-rand-s42"
+        if (found / "config.json").is_file():
+            return found
+        out = RUNS_DIR / "speed" / "textcnn"
+        if not (out / "config.json").is_file():
+            from textcls.training import run
+
+            run(["--model_type", "textcnn", "--max_train_samples", "1000", "--num_train_epochs", "1",
+                 "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
+                 "--output_dir", str(out), "--overwrite_output_dir", "--disable_tqdm", "true"])
+        return out
+    found = RUNS_DIR / "full" / "movie-snippets" / "smollm2-135m-lora-s42"
+    if not quick and (found / "config.json").is_file():
+        return found
+    out = RUNS_DIR / "speed" / ("llama-tiny" if quick else "llama")
+    if not (out / "config.json").is_file():
+        model = our_llama(quick)
+        model.config.id2label, model.config.label2id = {0: "negative", 1: "positive"}, {"negative": 0, "positive": 1}
+        model.save_pretrained(out)  # untrained head: speed does not depend on the weights
+        llama_tokenizer().save_pretrained(out)
+    return out
+
+
+def bench_inference(kind: str, quick: bool) -> dict:
+    from transformers import pipeline
+
+    from textcls.inference import label_predictions, load_checkpoint, predict_logits
+
+    print(f"(c) inference, {kind}: textcls predict vs pipeline('text-classification')", flush=True)
+    path = checkpoint_for(kind, quick)
+    model, tokenizer = load_checkpoint(str(path), device=DEVICE)
+    if DEVICE == "cuda":
+        model = model.to(torch.bfloat16)
+    limit = 256 if kind == "llama" else None  # a Llama pass over 256 texts is ~13 s on the CPU
+    texts = list(movie_snippets("test", 64 if quick else limit)["text"])
+    batch_size = 64
+    classifier = pipeline("text-classification", model=model, tokenizer=tokenizer, device=model.device)
+
+    def ours():
+        labels = label_predictions(model, predict_logits(model, tokenizer, texts, batch_size=batch_size))
+        ours.labels = [p["label"] for p in labels]
+        return dict(texts=len(texts))
+
+    def theirs():
+        theirs.labels = [p["label"] for p in classifier(texts, batch_size=batch_size, truncation=True)]
+        return dict(texts=len(texts))
+
+    measured = alternate({"textcls predict": ours, "pipeline": theirs}, rounds=2 if quick else (3 if kind == "llama" else 5))
+    agreement = float(np.mean([a == b for a, b in zip(ours.labels, theirs.labels)]))
+    print(f"  labels agree on {100 * agreement:.1f}% of the texts", flush=True)
+    return comparison(f"(c) inference {kind}", "texts/s", "textcls predict", "pipeline", measured, "texts",
+                      TARGETS["c"], checkpoint=str(path.relative_to(RUNS_DIR.parent)), texts=len(texts),
+                      batch_size=batch_size, label_agreement=agreement)
+
+
+# ----------------------------------------------------------------------------------------------
+# (d) CNN families: Trainer recipe vs plain PyTorch
+
+
+def bench_trainer_vs_loop(family: str, quick: bool) -> dict:
+    """One epoch of a fixed movie-snippets subset per round, through the recipe's Trainer and a plain loop."""
+    from torch.utils.data import DataLoader
+    from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    from textcls.training import TextclsTrainer, build_tokenizer_and_model, load_data, parse_args, tokenize_splits
+
+    print(f"(d) {family}: Trainer recipe vs plain PyTorch loop", flush=True)
+    tmp = tempfile.mkdtemp()
+    argv = ["--model_type", family, "--output_dir", tmp, "--num_train_epochs", "1", "--disable_tqdm", "true",
+            # No evaluation or checkpoints: the plain loop has none, and they are not training throughput.
+            "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false"]
+    # A fixed subset keeps DPCNN (250 channels) to seconds per round on 2 CPU cores.
+    argv += ["--max_train_samples", "300" if quick else "3000"]
+    if DEVICE == "cuda":
+        argv += ["--bf16", "true"]
+    model_args, data_args, _, training_args = parse_args(argv)
+    data = load_data(data_args)
+    tokenizer, model = build_tokenizer_and_model(model_args, data, 512)
+    train = tokenize_splits(data.dataset, tokenizer, 512)["train"]
+    plain_model = copy.deepcopy(model).to(DEVICE)  # same initial weights
+    trainer = TextclsTrainer(model=model, args=training_args, train_dataset=train, processing_class=tokenizer,
+                             data_collator=DataCollatorWithPadding(tokenizer))
+    batch_size = training_args.per_device_train_batch_size
+
+    def recipe():
+        trainer.train()
+        return dict(samples=len(train))
+
+    # The minimal loop: same batch size, same length-grouped batches and padding, same optimizer
+    # (AdamW as the Trainer builds it, linear decay, gradient clipping at max_grad_norm).
+    loader = DataLoader(train.remove_columns(["length"]), batch_size=batch_size, collate_fn=DataCollatorWithPadding(tokenizer),
+                        sampler=LengthGroupedSampler(batch_size, lengths=train["length"]))
+    # The optimizer class and settings the Trainer itself would use (fused AdamW on torch >= 2.8).
+    optimizer_cls, optimizer_kwargs = TextclsTrainer.get_optimizer_cls_and_kwargs(training_args, plain_model)
+
+    def plain():
+        optimizer = optimizer_cls(plain_model.parameters(), **optimizer_kwargs)
+        scheduler = get_linear_schedule_with_warmup(optimizer, 0, len(loader))
+        plain_model.train()
+        for batch in loader:
+            batch = {k: v.to(DEVICE) for k, v in batch.items()}
+            with autocast():
+                loss = plain_model(**batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(plain_model.parameters(), training_args.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+        return dict(samples=len(train))
+
+    measured = alternate({"Trainer recipe": recipe, "plain loop": plain}, rounds=1 if quick else 3)
+    return comparison(f"(d) {family} training", "samples/s", "Trainer recipe", "plain loop", measured, "samples",
+                      TARGETS["d"], batch_size=batch_size, optimizer=f"{optimizer_cls.__name__} {optimizer_kwargs}",
+                      train_samples=len(train))
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def table(results: list[dict]) -> str:
+    rows = [[r["comparison"], r["unit"], f"{r['a']} {r['a_rate']:.1f}", f"{r['b']} {r['b_rate']:.1f}",
+             f"**{r['ratio']:.2f}x**", f">= {r['target']}x", "met" if r["met"] else "MISSED"] for r in results]
+    return markdown_table(["comparison", "unit", "A (median)", "B (median)", "A/B", "target", ""], rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="CI-sized: tiny random Llama, small subsets")
+    parser.add_argument("--only", default="abcd", help="which comparisons to run (letters a-d)")
+    args = parser.parse_args(argv)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+
+    results_path = RESULTS_DIR / ("speed-quick.json" if args.quick else "speed.json")
+    saved = load_json(results_path, {"machine": None, "results": {}})
+    saved["machine"] = machine_info()
+    print(f"device: {saved['machine']['device']}, torch threads: {torch.get_num_threads()}", flush=True)
+    jobs = {
+        "a": lambda: bench_llama_step(args.quick),
+        "b": lambda: {"pipeline": bench_input_pipeline(args.quick)},
+        "c": lambda: {"textcnn": bench_inference("textcnn", args.quick), "llama": bench_inference("llama", args.quick)},
+        "d": lambda: {family: bench_trainer_vs_loop(family, args.quick) for family in ("textcnn", "dpcnn")},
+    }
+    for letter in args.only:
+        saved["results"][letter] = jobs[letter]()
+        save_json(results_path, saved)  # after each comparison: a crash later keeps the earlier numbers
+
+    flat = [r for letter in sorted(saved["results"]) for r in saved["results"][letter].values()]
+    print("\n" + table(flat) + f"\n\nresults: {results_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""Bad input gets one clear line and no partial model; interrupted runs resume; runs are deterministic."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import transformers
+from test_training import REPO, file_args, synthetic_rows, write_csv
+
+from textcls.cli import main as cli_main
+
+TINY = ["--embedding_dim", "16", "--num_filters", "8", "--per_device_train_batch_size", "16",
+        "--disable_tqdm", "true", "--num_train_epochs", "2"]
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory):
+    """A folder of broken data files and checkpoints, each named for what is wrong with it."""
+    folder = tmp_path_factory.mktemp("bad")
+    rows = synthetic_rows(40, 0)
+    write_csv(folder / "good.csv", rows)
+    write_csv(folder / "three_labels.csv", [{**r, "label": ["a", "b", "c"][i % 3]} for i, r in enumerate(rows)])
+    write_csv(folder / "unseen.csv", [{**r, "label": "neutral" if i == 0 else r["label"]} for i, r in enumerate(rows)])
+    write_csv(folder / "no_text_at_all.csv", [{**r, "text": ""} for r in rows])
+    (folder / "empty.csv").write_text("")
+    (folder / "data.xml").write_text("<rows/>")
+    (folder / "latin1.csv").write_bytes("text,label\ncaf\xe9 good,positive\n".encode("latin-1"))
+    (folder / "ragged.csv").write_text("text,label\na,b,c,d\nx,y\n")
+    (folder / "broken.jsonl").write_text('{"text": "a", "label": "x"}\n{"text": \n')
+    (folder / "body.csv").write_text("body,label\nhello,positive\n")
+    (folder / "no_label.csv").write_text("text,label\nhello,positive\nworld,\nfoo,negative\n")
+    (folder / "mixed.jsonl").write_text('{"text": "a", "label": "x"}\n{"text": "b", "label": 3}\n')
+    (folder / "texts.txt").write_text("a good film\n")
+    transformers.GPT2LMHeadModel(transformers.GPT2Config(n_layer=1, n_embd=8, n_head=2, vocab_size=50)).save_pretrained(
+        folder / "gpt2"
+    )
+    (folder / "no_config").mkdir()
+    (folder / "no_config" / "model.safetensors").write_bytes(b"\0" * 16)
+
+    trained = folder / "trained"
+    assert cli_main(["train", "--train_file", str(folder / "good.csv"), *TINY, "--output_dir", str(trained)]) == 0
+    truncated = folder / "truncated"
+    truncated.mkdir()
+    for item in trained.iterdir():
+        if item.is_file():
+            data = item.read_bytes()
+            (truncated / item.name).write_bytes(data[: len(data) // 2] if item.name == "model.safetensors" else data)
+    return folder
+
+
+# (arguments after the command, with {d} the folder above) -> a part of the one-line message
+TRAIN_CASES = {
+    "missing file": (["--train_file", "{d}/nope.csv"], "train_file '{d}/nope.csv' not found"),
+    "unsupported extension": (["--train_file", "{d}/data.xml"], "unsupported extension '.xml'; supported: .csv"),
+    "empty file": (["--train_file", "{d}/empty.csv"], "is empty"),
+    "not utf-8": (["--train_file", "{d}/latin1.csv"], "is not UTF-8 text"),
+    "malformed csv": (["--train_file", "{d}/ragged.csv"], "line 2 has 4 fields but the header has 2"),
+    "malformed json": (["--train_file", "{d}/broken.jsonl"], "could not read train_file"),
+    "missing text column": (["--train_file", "{d}/body.csv"], "its columns are: body, label"),
+    "missing label column": (["--train_file", "{d}/good.csv", "--label_column", "sentiment"],
+                             "label column 'sentiment' not in the train split; its columns are: text, label"),
+    "all texts empty": (["--train_file", "{d}/no_text_at_all.csv"], "empty"),
+    "missing labels": (["--train_file", "{d}/no_label.csv"], "1 of 3 rows in the train split have no label"),
+    "mixed label types": (["--train_file", "{d}/mixed.jsonl"], "mixes value types"),
+    "label unseen in train": (["--train_file", "{d}/good.csv", "--test_file", "{d}/unseen.csv"], "neutral"),
+    "unknown model type": (["--model_type", "bert"], "Unknown --model_type 'bert'; choose one of textcnn, dpcnn, llama"),
+    "unknown corpus": (["--dataset", "no-such-corpus"], "is neither a builtin name (movie-snippets"),
+    "unknown embeddings": (["--pretrained_embeddings", "glove-7b"], "Unknown --pretrained_embeddings 'glove-7b'"),
+    "unknown embedding mode": (["--embedding_mode", "dynamic"], "Unknown --embedding_mode 'dynamic'"),
+    "not a llama checkpoint": (["--train_file", "{d}/good.csv", "--model_type", "llama", "--model_name_or_path",
+                                "{d}/gpt2"], "is a 'gpt2' checkpoint, not a Llama-architecture one"),
+    "head does not fit the data": (["--train_file", "{d}/three_labels.csv", "--model_name_or_path", "{d}/trained"],
+                                   "has a head for 2 labels but the data has 3: pass --ignore_mismatched_sizes"),
+    "checkpoint without config": (["--train_file", "{d}/good.csv", "--model_name_or_path", "{d}/no_config"],
+                                  "has no config.json"),
+    "corrupt weights": (["--train_file", "{d}/good.csv", "--model_name_or_path", "{d}/truncated"],
+                        "the weights file is truncated or corrupt"),
+    "max_seq_length under widest kernel": (["--train_file", "{d}/good.csv", "--max_seq_length", "3"],
+                                           "--max_seq_length 3 is shorter than the widest TextCNN kernel (5)"),
+    "lora targets match nothing": (["--train_file", "{d}/good.csv", "--use_lora", "--lora_target_modules", "q_proj"],
+                                   "match nothing in this textcnn model; module names that exist:"),
+    "unknown flag": (["--learning_rat", "0.1"], "Unknown argument(s) --learning_rat 0.1"),  # no prefix matching
+    "conflicting trainer flags": (["--eval_strategy", "no"], "Invalid arguments:"),
+}
+OTHER_CASES = {
+    "predict: no config": (["predict", "--model", "{d}/no_config", "{d}/texts.txt"], "has no config.json"),
+    "predict: corrupt weights": (["predict", "--model", "{d}/truncated", "{d}/texts.txt"], "truncated or corrupt"),
+    "predict: missing input": (["predict", "--model", "{d}/trained", "{d}/nope.txt"], "does not exist"),
+    "predict: no text column": (["predict", "--model", "{d}/trained", "{d}/body.csv"], "has no column 'text'"),
+    "evaluate: unknown label": (["evaluate", "--model", "{d}/trained", "--test_file", "{d}/unseen.csv"], "neutral"),
+    "evaluate: corrupt weights": (["evaluate", "--model", "{d}/truncated", "--test_file", "{d}/good.csv"],
+                                  "truncated or corrupt"),
+}
+
+
+def run_cli(argv, capsys):
+    code = cli_main(argv)
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("case", list(TRAIN_CASES) + list(OTHER_CASES))
+def test_bad_input_is_one_clear_line_and_writes_no_model(case, bad_inputs, tmp_path, capsys):
+    args, expected = TRAIN_CASES.get(case) or OTHER_CASES[case]
+    argv = [a.format(d=bad_inputs) for a in args]
+    output_dir = tmp_path / "out"
+    if case in TRAIN_CASES:
+        argv = ["train", *argv, *TINY, "--output_dir", str(output_dir)]
+    code, err = run_cli(argv, capsys)
+    assert code == 2
+    error_lines = [line for line in err.splitlines() if line.startswith("textcls: error:")]
+    assert len(error_lines) == 1, err
+    assert expected.format(d=bad_inputs) in error_lines[0]
+    assert "Traceback" not in err
+    assert not (output_dir / "config.json").exists() and not (output_dir / "model.safetensors").exists()
+
+
+def test_debug_shows_the_traceback(bad_inputs, capsys):
+    with pytest.raises(Exception, match="Unknown --model_type"):
+        cli_main(["--debug", "train", "--model_type", "bert"])
+
+
+def test_empty_texts_are_dropped_and_counted(bad_inputs, tmp_path, caplog):
+    rows = synthetic_rows(40, 1)
+    rows[3]["text"] = "   "
+    rows[7]["text"] = ""
+    write_csv(tmp_path / "holes.csv", rows)
+    assert cli_main(["train", "--train_file", str(tmp_path / "holes.csv"), *TINY, "--output_dir", str(tmp_path / "o")]) == 0
+    assert "dropped 2 rows with empty text from the train split" in caplog.text
+
+
+# ---- interruption, resume, determinism ---------------------------------------------------------
+
+RUN_WITH_HOOK = """
+import os, signal, sys
+from transformers import TrainerCallback
+import textcls.training as training
+from textcls.cli import main
+
+signal_name, at_step = sys.argv[1], int(sys.argv[2])
+
+class SendSignal(TrainerCallback):
+    # SIGKILL right after a checkpoint is written; SIGINT in the middle of training
+    def on_save(self, args, state, control, **kwargs):
+        if signal_name == "SIGKILL" and state.global_step >= at_step:
+            os.kill(os.getpid(), signal.SIGKILL)
+    def on_step_end(self, args, state, control, **kwargs):
+        if signal_name == "SIGINT" and state.global_step == at_step:
+            os.kill(os.getpid(), signal.SIGINT)
+
+original_init = training.TextclsTrainer.__init__
+def init_with_signal(self, *args, **kwargs):
+    original_init(self, *args, **kwargs)
+    self.add_callback(SendSignal())
+training.TextclsTrainer.__init__ = init_with_signal
+sys.exit(main(["train", *sys.argv[3:]]))
+"""
+
+
+@pytest.fixture(scope="module")
+def resumable_args(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("resume-data")
+    files = {split: write_csv(folder / f"{split}.csv", synthetic_rows(n, seed))
+             for split, n, seed in (("train", 160, 0), ("validation", 40, 1), ("test", 40, 2))}
+    # 10 steps an epoch, 3 epochs, a checkpoint every 4 steps: interruptions land mid-epoch.
+    return [*file_args(files), *TINY, "--num_train_epochs", "3", "--eval_strategy", "steps", "--eval_steps", "4",
+            "--save_strategy", "steps", "--save_steps", "4", "--save_total_limit", "3"]
+
+
+def final_metrics(output_dir):
+    """Everything but timings, and train_loss: after a resume the Trainer averages it over the resumed
+    steps only, by its own definition; eval and test metrics must match exactly."""
+    metrics = json.loads((Path(output_dir) / "all_results.json").read_text())
+    return {k: v for k, v in metrics.items() if not k.endswith(("runtime", "per_second", "flos", "train_loss"))}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(resumable_args, tmp_path_factory):
+    output_dir = tmp_path_factory.mktemp("baseline") / "run"
+    assert cli_main(["train", *resumable_args, "--output_dir", str(output_dir)]) == 0
+    return final_metrics(output_dir)
+
+
+def test_same_command_same_seed_same_metrics(resumable_args, uninterrupted, tmp_path):
+    assert cli_main(["train", *resumable_args, "--output_dir", str(tmp_path / "again")]) == 0
+    assert final_metrics(tmp_path / "again") == uninterrupted
+
+
+def run_with_signal(signal_name, at_step, args, tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-c", RUN_WITH_HOOK, signal_name, str(at_step), *args],
+                          capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+
+
+def test_killed_run_resumes_to_the_same_metrics(resumable_args, uninterrupted, tmp_path):
+    args = [*resumable_args, "--output_dir", str(tmp_path / "run")]
+    killed = run_with_signal("SIGKILL", 12, args, tmp_path)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert (tmp_path / "run" / "checkpoint-12").is_dir()
+    assert not (tmp_path / "run" / "config.json").exists()  # no final model from a killed run
+
+    assert cli_main(["train", *args]) == 0  # the very same command
+    assert final_metrics(tmp_path / "run") == uninterrupted
+
+
+def test_ctrl_c_saves_a_checkpoint_and_the_same_command_resumes(resumable_args, uninterrupted, tmp_path):
+    args = [*resumable_args, "--output_dir", str(tmp_path / "run")]
+    interrupted = run_with_signal("SIGINT", 6, args, tmp_path)
+    assert interrupted.returncode == 130, interrupted.stderr[-2000:]
+    # The signal lands during step 6's callbacks: training stops at the end of step 6 or 7, not later.
+    stopped = re.search(r"Training interrupted at step (\d+); a checkpoint is in .*: run the same command again",
+                        interrupted.stderr)
+    assert stopped and int(stopped.group(1)) in (6, 7), interrupted.stderr[-2000:]
+    assert (tmp_path / "run" / f"checkpoint-{stopped.group(1)}" / "trainer_state.json").exists()
+    assert not (tmp_path / "run" / "config.json").exists()
+
+    assert cli_main(["train", *args]) == 0
+    assert final_metrics(tmp_path / "run") == uninterrupted
+
+
+def test_final_model_is_moved_into_place_config_last(tmp_path, monkeypatch):
+    """A crash while the final model is being moved leaves no config.json: not a loadable model."""
+    import textcls.training as training
+
+    from conftest import tiny_model
+
+    model = tiny_model("textcnn", num_labels=2)
+    tokenizer = __import__("textcls").train_word_tokenizer(["a b c"])
+    moved = []
+    real_replace = os.replace
+
+    def replace_then_crash(source, target):
+        moved.append(Path(target).name)
+        if Path(target).name == "config.json":
+            raise OSError("disk full")
+        real_replace(source, target)
+
+    monkeypatch.setattr(training.os, "replace", replace_then_crash)
+    with pytest.raises(OSError, match="disk full"):
+        training.save_final_model(model, tokenizer, tmp_path)
+    assert moved[-1] == "config.json" and "model.safetensors" in moved
+    assert not (tmp_path / "config.json").exists()
