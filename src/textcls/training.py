@@ -170,7 +170,7 @@ def parse_args(
     """Parse model, data and every `TrainingArguments` flag, with defaults that depend on the family."""
     argv = list(sys.argv[1:] if argv is None else argv)
     # First pass: the family (and LoRA, dataset) decide the defaults of the second.
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pre.add_argument("--model_type", default="textcnn")
     pre.add_argument("--use_lora", nargs="?", const="true", default="false")
     pre.add_argument("--dataset", default=None)
