@@ -137,3 +137,18 @@ def test_bad_input(tmp_path):
         write(tmp_path, problem_type="ranking")
     with pytest.raises(TextclsError, match="non-numeric"):
         write(tmp_path, metrics={"eval_accuracy": "high"})
+
+
+def test_builtin_names_are_not_hub_metadata(tmp_path):
+    from huggingface_hub import ModelCard
+
+    from textcls.model_card import write_model_card
+
+    path = write_model_card(
+        tmp_path, model_type="llama", base_model="smollm2-135m", dataset_name="movie-snippets",
+        problem_type="single_label_classification", label_names=["negative", "positive"],
+        metrics={"test_accuracy": 0.8}, training_args={},
+    )
+    card = ModelCard.load(path)
+    assert card.data.datasets is None and card.data.base_model is None
+    assert "movie-snippets" in card.text  # still named in the prose

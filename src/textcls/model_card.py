@@ -18,6 +18,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from textcls.errors import TextclsError
 from textcls.metrics import normalize_problem_type
+from textcls.resources import RESOURCES
 
 __all__ = ["write_model_card"]
 
@@ -81,7 +82,8 @@ def _family(model_type: str) -> tuple[str, str]:
 
 
 def _is_hub_id(name: str | None) -> bool:
-    return bool(name) and _REPO_ID.match(name) is not None and not Path(name).exists()
+    # Builtin corpora/models and local paths are not Hub repos: the Hub would show broken links.
+    return bool(name) and _REPO_ID.match(name) is not None and name not in RESOURCES and not Path(name).exists()
 
 
 def _split_metrics(metrics: Mapping[str, Any]) -> dict[str, dict[str, float]]:
