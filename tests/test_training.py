@@ -231,3 +231,31 @@ def test_shipped_accelerate_configs_parse(name, distributed_type):
 
     config = load_config_from_file(str(REPO / "recipes" / "accelerate" / f"{name}.yaml"))
     assert config.distributed_type == distributed_type
+
+
+def test_push_to_hub_uploads_the_final_folder_with_our_card(data_files, tmp_path, monkeypatch):
+    """The Hub cannot be reached here: the Trainer's own push runs against a stand-in for the Hub API."""
+    import transformers.trainer
+
+    uploads = []
+
+    class FakeHub:
+        def create_repo(self, repo_id, **kwargs):
+            return type("RepoUrl", (), {"repo_id": repo_id})()
+
+        def upload_folder(self, **kwargs):
+            folder = Path(kwargs["folder_path"])
+            uploads.append({p.name for p in folder.iterdir() if not p.name.startswith("_")
+                            and not p.name.startswith("checkpoint-")})
+            uploads[-1].add(("README", (folder / "README.md").read_text()))
+
+    monkeypatch.setattr(transformers.trainer, "hf_api", lambda: FakeHub())
+    output_dir = tmp_path / "pushed"
+    run([*FAMILY_ARGS["textcnn"], *file_args(data_files), *FAST, "--num_train_epochs", "1", "--output_dir",
+         str(output_dir), "--push_to_hub", "--hub_model_id", "someone/textcnn-test", "--hub_strategy", "end"])
+    assert len(uploads) == 1
+    files = {f for f in uploads[0] if isinstance(f, str)}
+    card = next(f[1] for f in uploads[0] if isinstance(f, tuple))
+    assert {"config.json", "model.safetensors", "tokenizer.json", "modeling_textcnn.py", "README.md"} <= files
+    assert not [f for f in files if f.endswith((".bin", ".pt", ".pth"))]
+    assert 'model="someone/textcnn-test"' in card and "## Results" in card and "textcls" in card

@@ -455,6 +455,13 @@ class TextclsTrainer(Trainer):
             sampler = EpochSeededLengthGroupedSampler(sampler.batch_size, sampler.lengths, seed=self.args.seed)
         return sampler
 
+    def _save(self, output_dir: str | None = None, state_dict=None) -> None:
+        super()._save(output_dir, state_dict)
+        # The final folder, which push_to_hub uploads, stays safetensors + JSON only: the Trainer's
+        # pickled arguments are replaced by training_args.json there (checkpoints keep theirs).
+        if Path(output_dir or self.args.output_dir).resolve() == Path(self.args.output_dir).resolve():
+            Path(self.args.output_dir, "training_args.bin").unlink(missing_ok=True)
+
     def create_model_card(self, **kwargs):
         if self.is_world_process_zero():
             write_model_card(
@@ -564,6 +571,7 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
                 title=f"{model_args.model_type} on {data_args.dataset or data_args.train_file} (test)",
             )
         trainer.create_model_card()
+        (output_dir / "training_args.json").write_text(training_args.to_json_string())
         (output_dir / "training_config.json").write_text(
             json.dumps({"model": asdict(model_args), "data": asdict(data_args), "run": asdict(run_args)}, indent=2) + "\n"
         )
