@@ -149,6 +149,7 @@ def test_multi_label_and_regression_data_pick_their_heads(tmp_path):
                    "--num_train_epochs", "1", "--embedding_dim", "16", *FAST])
     assert {"eval_f1_micro", "eval_f1_macro", "eval_subset_accuracy"} <= set(metrics)
     assert json.loads((tmp_path / "m" / "config.json").read_text())["problem_type"] == "multi_label_classification"
+    assert_predict_matches_model(tmp_path / "m", tmp_path, lambda logits: logits.sigmoid() > 0.5)
 
     scores = tmp_path / "scores.csv"
     write_csv(scores, [{"text": r["text"], "score": 0.9 if r["label"] == "positive" else 0.1} for r in rows])
@@ -157,6 +158,25 @@ def test_multi_label_and_regression_data_pick_their_heads(tmp_path):
     assert {"eval_mse", "eval_mae", "eval_pearson", "eval_spearman"} <= set(metrics)
     config = json.loads((tmp_path / "r" / "config.json").read_text())
     assert config["problem_type"] == "regression" and len(config["id2label"]) == 1
+    assert_predict_matches_model(tmp_path / "r", tmp_path, lambda logits: logits[:, 0])
+
+
+def assert_predict_matches_model(checkpoint, tmp_path, expected_from_logits):
+    """`textcls predict` (jsonl) against the model run directly: label sets (multi-label) or values (regression)."""
+    texts = [row["text"] for row in synthetic_rows(12, 8)]
+    (tmp_path / "in.txt").write_text("\n".join(texts))
+    out = tmp_path / "out.jsonl"
+    assert cli_main(["predict", "--model", str(checkpoint), str(tmp_path / "in.txt"), "-o", str(out)]) == 0
+    predictions = [json.loads(line) for line in out.read_text().splitlines()]
+    model = AutoModelForSequenceClassification.from_pretrained(checkpoint).eval()
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    with torch.no_grad():
+        expected = expected_from_logits(model(**tokenizer(texts, padding=True, return_tensors="pt")).logits)
+    for prediction, row in zip(predictions, expected):
+        if row.dtype == torch.bool:
+            assert prediction["label"] == [model.config.id2label[i] for i in row.nonzero().flatten().tolist()]
+        else:
+            assert prediction["label"] == "score" and prediction["score"] == pytest.approx(row.item(), abs=1e-5)
 
 
 def test_two_cpu_ranks_train_data_parallel_and_save_one_checkpoint(data_files, tmp_path):

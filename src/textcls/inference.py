@@ -66,9 +66,10 @@ def label_predictions(model, logits: np.ndarray) -> list[dict]:
     if problem_type == "regression" or logits.shape[-1] == 1:
         return [{"label": id2label.get(0, "score"), "score": float(row[0])} for row in scores]
     if problem_type == "multi_label_classification":
+        chosen = [np.flatnonzero(row > 0.5) for row in scores]
         return [
-            {"label": [id2label[i] for i in np.flatnonzero(row > 0.5)], "score": [float(row[i]) for i in np.flatnonzero(row > 0.5)]}
-            for row in scores
+            {"label": [id2label[int(i)] for i in ids], "score": [float(row[i]) for i in ids]}
+            for ids, row in zip(chosen, scores)
         ]
     best = scores.argmax(axis=-1)
     return [{"label": id2label[int(i)], "score": float(row[i])} for i, row in zip(best, scores)]
