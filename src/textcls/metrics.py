@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -34,6 +33,7 @@ from scipy import stats
 from sklearn import metrics as skm
 
 from textcls.errors import TextclsError
+from textcls.resources import atomic_file
 
 __all__ = [
     "ClassificationMetrics",
@@ -439,17 +439,8 @@ def save_confusion_matrix(
     fig.tight_layout()
 
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Temp file in the same folder, then os.replace: readers never see a half-written PNG.
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format="png")
-        os.replace(tmp_name, target)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
+    with atomic_file(target) as tmp:  # readers never see a half-written PNG
+        fig.savefig(tmp, format="png")
     return target
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from textcls.errors import TextclsError
 from textcls.metrics import normalize_problem_type
-from textcls.resources import RESOURCES
+from textcls.resources import RESOURCES, atomic_file
 
 __all__ = ["write_model_card"]
 
@@ -123,19 +122,6 @@ def _flatten(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any
         elif value is not None:
             items.append((f"{prefix}{key}", value))
     return items
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    # Temp file in the same folder, then os.replace: a reader never sees a half-written card.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def write_model_card(
@@ -272,5 +258,6 @@ def write_model_card(
     content = f"---\n{card_data.to_yaml()}\n---\n\n" + "\n".join(lines)
     ModelCard(content)  # parse it back: fails here, not on the Hub, if the metadata is malformed
     path = out / "README.md"
-    _atomic_write_text(path, content)
+    with atomic_file(path) as tmp:  # a reader never sees a half-written card
+        tmp.write_text(content, encoding="utf-8")
     return path
