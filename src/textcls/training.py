@@ -492,6 +492,22 @@ def save_final_model(model, tokenizer, output_dir: Path):
     return model
 
 
+def prepare_output_dir(output_dir: Path, overwrite: bool, may_delete: bool) -> str | None:
+    """Refuse a finished run, empty the folder on request, or return the checkpoint to resume from."""
+    if overwrite and may_delete and output_dir.is_dir():
+        shutil.rmtree(output_dir)
+    if not output_dir.is_dir():
+        return None
+    if (output_dir / "all_results.json").exists():
+        raise TextclsError(
+            f"{output_dir} already holds a finished run: pass --overwrite_output_dir or another --output_dir."
+        )
+    last_checkpoint = get_last_checkpoint(str(output_dir))
+    if last_checkpoint:
+        logger.info("Resuming from %s", last_checkpoint)
+    return last_checkpoint
+
+
 def run(argv: list[str] | None = None) -> dict[str, float]:
     model_args, data_args, run_args, training_args = parse_args(argv)
     transformers.utils.logging.set_verbosity_warning()
@@ -499,17 +515,9 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
     datasets.utils.logging.set_verbosity_warning()
 
     output_dir = Path(training_args.output_dir)
-    last_checkpoint = None
-    if output_dir.is_dir() and run_args.overwrite_output_dir:
-        shutil.rmtree(output_dir)
-    if output_dir.is_dir():
-        if (output_dir / "all_results.json").exists():
-            raise TextclsError(
-                f"{output_dir} already holds a finished run: pass --overwrite_output_dir or another --output_dir."
-            )
-        last_checkpoint = get_last_checkpoint(str(output_dir))
-        if last_checkpoint:
-            logger.info("Resuming from %s", last_checkpoint)
+    # Rank 0 first: it alone empties the folder, and the other ranks then see the same state.
+    with training_args.main_process_first(desc="checking output_dir"):
+        last_checkpoint = prepare_output_dir(output_dir, run_args.overwrite_output_dir, training_args.should_save)
 
     set_seed(training_args.seed)
     with training_args.main_process_first(desc="loading data"):
