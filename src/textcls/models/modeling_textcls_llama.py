@@ -34,8 +34,11 @@ class TextclsLlamaConfig(LlamaConfig):
                 f"{pretrained_model_name_or_path} is a {model_type!r} checkpoint, not a Llama-architecture one: "
                 "pass a Llama checkpoint (model_type 'llama'), or use a model family that fits it."
             )
-        # A Llama checkpoint becomes ours, so that what we save says `textcls_llama`, not `llama`.
-        config_dict["model_type"] = cls.model_type
+        # A Llama checkpoint becomes ours, so that what we save says `textcls_llama`, not `llama`. Not
+        # yet for a GGUF file: transformers' GGUF reader names its tensors after `model_type`, and
+        # `LlamaForSequenceClassification.from_pretrained` restores ours once the weights are in.
+        if kwargs.get("gguf_file") is None:
+            config_dict["model_type"] = cls.model_type
         return config_dict, kwargs
 
     def __post_init__(self, **kwargs):
@@ -91,6 +94,17 @@ class LlamaForSequenceClassification(LlamaPreTrainedModel):
         # Bias-free and named `score`, like transformers, so peft's SEQ_CLS task saves it.
         self.score = nn.Linear(config.hidden_size, config.num_labels, bias=False)
         self.post_init()
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        model = super().from_pretrained(*args, **kwargs)
+        if kwargs.get("gguf_file") is not None:
+            vars(model.config).pop("model_type", None)  # back to the class's `textcls_llama` (see get_config_dict)
+            # The GGUF weights were dequantized to full precision while loading; nothing quantized is left,
+            # so drop the marker that would make `save_pretrained` refuse this model.
+            vars(model.config).pop("quantization_config", None)
+            model.hf_quantizer = None
+        return model
 
     def get_input_embeddings(self):
         return self.model.embed_tokens
