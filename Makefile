@@ -32,5 +32,14 @@ demo: install
 	HF_HUB_OFFLINE=1 $(BIN)/accelerate launch --num_processes 1 --num_machines 1 --mixed_precision no \
 		--dynamo_backend no recipes/finetune.py --overwrite_output_dir
 
+# Benchmarks (bench/RESULTS.md). QUICK=1: the CI-sized run, into bench/results/*-quick.json only.
+bench-accuracy: install
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/accuracy.py $(if $(QUICK),--quick)
+	$(if $(QUICK),,HF_HUB_OFFLINE=1 $(BIN)/python bench/report.py)
+
+bench-speed: install
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/speed.py $(if $(QUICK),--quick)
+	$(if $(QUICK),,HF_HUB_OFFLINE=1 $(BIN)/python bench/report.py)
+
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -219,7 +219,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="CI-sized runs into a separate results file")
     parser.add_argument("--only", action="append", default=[], help="run only corpus/name containing this (repeatable)")
     parser.add_argument("--rerun", action="store_true", help="redo runs that already have results")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's, one per core); 1 when other jobs share the cores")
     args = parser.parse_args(argv)
+    if args.threads:
+        # With a busy neighbour on the same cores, 2 OpenMP threads wait on each other at every op:
+        # a TextCNN step measured 25x slower than with 1 thread.
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     results_path = RESULTS_DIR / ("accuracy-quick.json" if args.quick else "accuracy.json")
     results = load_json(results_path, {"machine": None, "records": []})

@@ -397,7 +397,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="CI-sized: tiny random Llama, small subsets")
     parser.add_argument("--only", default="abcd", help="which comparisons to run (letters a-d)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's, one per core); 1 when other jobs share the cores")
     args = parser.parse_args(argv)
+    if args.threads:
+        # With a busy neighbour on the same cores, 2 OpenMP threads wait on each other at every op:
+        # a TextCNN step measured 25x slower than with 1 thread.
+        import torch
+
+        torch.set_num_threads(args.threads)
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()

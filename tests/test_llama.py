@@ -1,6 +1,7 @@
 """Our Llama classifier against transformers' and on the cases where transformers' picks the wrong token."""
 
 import json
+
 import pytest
 import torch
 import transformers
