@@ -79,6 +79,8 @@ TRAIN_CASES = {
                                   "has no config.json"),
     "corrupt weights": (["--train_file", "{d}/good.csv", "--model_name_or_path", "{d}/truncated"],
                         "the weights file is truncated or corrupt"),
+    "missing gguf file": (["--train_file", "{d}/good.csv", "--model_type", "llama", "--model_name_or_path",
+                           "{d}/no_config", "--gguf_file", "model.gguf"], "has no GGUF file model.gguf: check --gguf_file"),
     "max_seq_length under widest kernel": (["--train_file", "{d}/good.csv", "--max_seq_length", "3"],
                                            "--max_seq_length 3 is shorter than the widest TextCNN kernel (5)"),
     "lora targets match nothing": (["--train_file", "{d}/good.csv", "--use_lora", "--lora_target_modules", "q_proj"],

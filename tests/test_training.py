@@ -279,3 +279,18 @@ def test_push_to_hub_uploads_the_final_folder_with_our_card(data_files, tmp_path
     assert {"config.json", "model.safetensors", "tokenizer.json", "modeling_textcnn.py", "README.md"} <= files
     assert not [f for f in files if f.endswith((".bin", ".pt", ".pth"))]
     assert 'model="someone/textcnn-test"' in card and "## Results" in card and "textcls" in card
+
+
+@pytest.mark.slow
+def test_recipe_fine_tunes_straight_from_a_gguf_file(tmp_path):
+    from textcls.resources import smollm2_gguf
+
+    gguf = smollm2_gguf()
+    output_dir = tmp_path / "from-gguf"
+    run(["--model_type", "llama", "--model_name_or_path", str(gguf.parent), "--gguf_file", gguf.name, "--use_lora",
+         "--dataset", "movie-snippets", "--max_steps", "2", "--max_train_samples", "16", "--max_eval_samples", "8",
+         "--max_test_samples", "8", "--per_device_train_batch_size", "8", "--output_dir", str(output_dir),
+         "--disable_tqdm", "true"])
+    config = json.loads((output_dir / "config.json").read_text())
+    assert config["model_type"] == "textcls_llama" and "quantization_config" not in config
+    assert AutoTokenizer.from_pretrained(output_dir).pad_token is not None

@@ -14,23 +14,27 @@ from pathlib import Path
 from .errors import CheckpointError
 
 
-def check_checkpoint_folder(path: str) -> None:
-    """A local folder must hold a config and weights (a Hub id is left to transformers)."""
+def check_checkpoint_folder(path: str, gguf_file: str | None = None) -> None:
+    """A local folder must hold a config and weights, or the named GGUF file (a Hub id is left to transformers)."""
     folder = Path(path)
     if not folder.exists():
+        return
+    if gguf_file is not None:
+        if not (folder / gguf_file).is_file():
+            raise CheckpointError(f"{path} has no GGUF file {gguf_file}: check --gguf_file.")
         return
     if not (folder / "config.json").is_file():
         raise CheckpointError(
             f"{path} has no config.json: it is not a finished checkpoint (an interrupted save, or the wrong folder)."
         )
-    if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")) and not any(folder.glob("*.gguf")):
+    if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")):
         raise CheckpointError(f"{path} has a config.json but no weights (model.safetensors): re-save the model.")
 
 
 @contextmanager
-def checkpoint_errors(path: str) -> Iterator[None]:
+def checkpoint_errors(path: str, gguf_file: str | None = None) -> Iterator[None]:
     """Re-raise loader failures for the checkpoint at `path` as one-line `CheckpointError`s."""
-    check_checkpoint_folder(path)
+    check_checkpoint_folder(path, gguf_file)
     try:
         yield
     except OSError as error:  # a missing file, or a Hub id that cannot be reached

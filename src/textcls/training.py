@@ -320,7 +320,7 @@ def resolve_llama_checkpoint(name_or_path: str | None) -> str:
 
 def build_llama(model_args: ModelArguments, data: TextClassificationData):
     path = resolve_llama_checkpoint(model_args.model_name_or_path)
-    with checkpoint_errors(path):
+    with checkpoint_errors(path, model_args.gguf_file):
         check_checkpoint_labels(path, data, model_args.ignore_mismatched_sizes)
         # Architecture first: a wrong checkpoint should fail before the (large) weights are read.
         TextclsLlamaConfig.get_config_dict(path, gguf_file=model_args.gguf_file)

@@ -101,9 +101,10 @@ class LlamaForSequenceClassification(LlamaPreTrainedModel):
         if kwargs.get("gguf_file") is not None:
             vars(model.config).pop("model_type", None)  # back to the class's `textcls_llama` (see get_config_dict)
             # The GGUF weights were dequantized to full precision while loading; nothing quantized is left,
-            # so drop the marker that would make `save_pretrained` refuse this model.
+            # so drop the markers that would make `save_pretrained` and the Trainer refuse this model.
             vars(model.config).pop("quantization_config", None)
-            model.hf_quantizer = None
+            for marker in ("hf_quantizer", "is_quantized", "quantization_method"):
+                vars(model).pop(marker, None)
         return model
 
     def get_input_embeddings(self):
