@@ -46,6 +46,8 @@ def main() -> int:
         "make bench-accuracy QUICK=1  # CI-sized: -> bench/results/accuracy-quick.json (RESULTS.md untouched)",
         "make bench-speed QUICK=1     # CI-sized: -> bench/results/speed-quick.json",
         "python bench/accuracy.py --only 20newsgroups/textcnn   # a part of the table (results are merged)",
+        "python bench/accuracy.py --levers                      # variants tried for missed targets -> results/levers.json",
+        "python bench/report.py                                 # rewrite this file from bench/results/*.json",
         "```",
         "",
         "## Machine",
@@ -68,6 +70,11 @@ def main() -> int:
         "\n".join(targets(accuracy["records"])) or "*not run yet*",
         "",
     ]
+    levers = load_json(RESULTS_DIR / "levers.json", {"records": []})
+    if levers["records"]:
+        out += ["### Variants tried for the missed targets (`python bench/accuracy.py --levers`)", "",
+                "Chosen by validation accuracy, never by test; the test column is shown for completeness.", "",
+                tables(levers["records"]), ""]
     for corpus in CORPORA:
         if (BENCH_DIR / f"accuracy-{corpus}.png").is_file():
             out += [f"![{corpus}: test accuracy vs train time](accuracy-{corpus}.png)", ""]
