@@ -33,12 +33,13 @@ demo: install
 		--dynamo_backend no recipes/finetune.py --overwrite_output_dir
 
 # Benchmarks (bench/RESULTS.md). QUICK=1: the CI-sized run, into bench/results/*-quick.json only.
+# BENCH_ARGS passes flags through, e.g. BENCH_ARGS="--threads 1" on cores shared with other jobs.
 bench-accuracy: install
-	HF_HUB_OFFLINE=1 $(BIN)/python bench/accuracy.py $(if $(QUICK),--quick)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/accuracy.py $(if $(QUICK),--quick) $(BENCH_ARGS)
 	$(if $(QUICK),,HF_HUB_OFFLINE=1 $(BIN)/python bench/report.py)
 
 bench-speed: install
-	HF_HUB_OFFLINE=1 $(BIN)/python bench/speed.py $(if $(QUICK),--quick)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/speed.py $(if $(QUICK),--quick) $(BENCH_ARGS)
 	$(if $(QUICK),,HF_HUB_OFFLINE=1 $(BIN)/python bench/report.py)
 
 clean:

@@ -1,8 +1,10 @@
 """Accuracy benchmark: every model family trained and tested with the recipe itself, on the builtin corpora.
 
-    python bench/accuracy.py            # full table -> bench/results/accuracy.json (+ plots via report.py)
+    python bench/accuracy.py            # full table -> bench/results/accuracy.json, bench/accuracy-*.png
     python bench/accuracy.py --quick    # CI-sized: small subsets, 1 epoch -> bench/results/accuracy-quick.json
     python bench/accuracy.py --only 20newsgroups/textcnn-non-static   # a subset of the plan (substring match)
+    python bench/accuracy.py --levers   # the variants tried for missed targets -> bench/results/levers.json
+    python bench/accuracy.py --threads 1   # when other jobs share the cores (see bench/notes.md)
 
 Each run calls `textcls.training.run(argv)`, the same function as `textcls train` and
 recipes/finetune.py, so the numbers are those a user gets from the command line. Results are saved
@@ -92,8 +94,32 @@ def plan_levers() -> list[dict]:
         dict(name="textcnn-non-static-lr3e-3-10ep-bestacc", corpus=movie, seeds=(42,),
              argv=["--model_type", "textcnn", "--embedding_mode", "non-static", "--learning_rate", "3e-3",
                    "--num_train_epochs", "10", *by_accuracy]),
+        dict(name="textcnn-non-static-lr1e-2-10ep-bestacc", corpus=movie, seeds=SEEDS_FULL,  # best on validation
+             argv=["--model_type", "textcnn", "--embedding_mode", "non-static", "--learning_rate", "1e-2",
+                   "--num_train_epochs", "10", *by_accuracy]),
+        # reuters-r8 misses its target by under half a point at the defaults: the same larger-rate recipe.
+        dict(name="textcnn-non-static-lr3e-3-10ep-bestacc", corpus="reuters-r8", seeds=(42,),
+             argv=["--model_type", "textcnn", "--embedding_mode", "non-static", "--learning_rate", "3e-3",
+                   "--num_train_epochs", "10", *by_accuracy]),
+        # 20newsgroups at the defaults is far below its target; the movie-snippets winner, 5 epochs (CPU time).
+        dict(name="textcnn-non-static-lr1e-2-bestacc", corpus="20newsgroups", seeds=(42,),
+             argv=["--model_type", "textcnn", "--embedding_mode", "non-static", "--learning_rate", "1e-2", *by_accuracy]),
+        dict(name="textcnn-non-static-lr1e-2-10ep-bestacc", corpus="20newsgroups", seeds=(42,),
+             argv=["--model_type", "textcnn", "--embedding_mode", "non-static", "--learning_rate", "1e-2",
+                   "--num_train_epochs", "10", *by_accuracy]),
+        dict(name="dpcnn-rand-bestacc", corpus="20newsgroups", seeds=(42,),
+             argv=["--model_type", "dpcnn", "--num_filters", "100", *by_accuracy]),
+        # DPCNN on the long-document corpora (100 channels): the larger rate and more epochs as well.
+        dict(name="dpcnn-rand-lr3e-3-10ep-bestacc", corpus="reuters-r8", seeds=(42,),
+             argv=["--model_type", "dpcnn", "--num_filters", "100", "--learning_rate", "3e-3",
+                   "--num_train_epochs", "10", *by_accuracy]),
+        dict(name="dpcnn-rand-lr3e-3-10ep-bestacc", corpus="20newsgroups", seeds=(42,),
+             argv=["--model_type", "dpcnn", "--num_filters", "100", "--learning_rate", "3e-3",
+                   "--num_train_epochs", "10", *by_accuracy]),
         # DPCNN's validation loss bottoms out at epoch 1-2 while its accuracy still climbs to epoch 4-5.
         dict(name="dpcnn-rand-bestacc", corpus=movie, seeds=SEEDS_FULL, argv=["--model_type", "dpcnn", *by_accuracy]),
+        dict(name="dpcnn-rand-bestacc", corpus="reuters-r8", seeds=(42,),
+             argv=["--model_type", "dpcnn", "--num_filters", "100", *by_accuracy]),
     ]
 
 
@@ -175,29 +201,36 @@ def tables(records: list[dict]) -> str:
 
 
 def targets(records: list[dict]) -> list[str]:
-    """Issue 4's targets as met / missed lines, from the mean test accuracy."""
+    """Issue 4's targets as met / missed lines. Where several variants compete (e.g. the --levers runs),
+    the one with the best mean validation accuracy is taken, and its test accuracy reported."""
     summary = summarize(records)
     lines = []
     for corpus in CORPORA:
-        acc = {name: s["test_accuracy"] for (c, name), s in summary.items() if c == corpus}
-        if not acc:
-            continue
-        if "textcnn-non-static" in acc:
-            ok = acc["textcnn-non-static"] >= TEXTCNN_TARGET[corpus]
-            lines.append(f"- {corpus}: TextCNN non-static {acc['textcnn-non-static']:.4f} vs target "
-                         f"{TEXTCNN_TARGET[corpus]:.4f}: {'met' if ok else 'MISSED'}")
-        textcnn_best = max((v for k, v in acc.items() if k.startswith("textcnn")), default=None)
-        dpcnn_best = max((v for k, v in acc.items() if k.startswith("dpcnn")), default=None)
-        if textcnn_best is not None and dpcnn_best is not None:
-            gap = dpcnn_best - textcnn_best
-            lines.append(f"- {corpus}: best DPCNN {dpcnn_best:.4f} vs best TextCNN {textcnn_best:.4f} "
+        rows = {name: s for (c, name), s in summary.items() if c == corpus}
+
+        def pick(prefix: str, exclude: str | None = None):
+            names = [n for n in rows if n.startswith(prefix) and (exclude is None or not n.startswith(exclude))]
+            if not names:
+                return None, None
+            best = max(names, key=lambda n: rows[n]["eval_accuracy"])
+            return best, rows[best]["test_accuracy"]
+
+        name, acc = pick("textcnn-non-static")
+        if name:
+            ok = acc >= TEXTCNN_TARGET[corpus]
+            lines.append(f"- {corpus}: TextCNN non-static ({name}) {acc:.4f} vs target {TEXTCNN_TARGET[corpus]:.4f}: "
+                         f"{'met' if ok else 'MISSED'}")
+        textcnn, textcnn_acc = pick("textcnn")
+        dpcnn, dpcnn_acc = pick("dpcnn")
+        if textcnn and dpcnn:
+            gap = dpcnn_acc - textcnn_acc
+            lines.append(f"- {corpus}: DPCNN ({dpcnn}) {dpcnn_acc:.4f} vs TextCNN ({textcnn}) {textcnn_acc:.4f} "
                          f"({100 * gap:+.1f} points; target >= -2.0): {'met' if gap >= -0.02 else 'MISSED'}")
-        if "tfidf-lr" in acc:
-            ours = {k: v for k, v in acc.items() if k != "tfidf-lr"}
-            best_name = max(ours, key=ours.get)
-            ok = ours[best_name] > acc["tfidf-lr"]
-            lines.append(f"- {corpus}: best of ours {best_name} {ours[best_name]:.4f} vs TF-IDF+LR "
-                         f"{acc['tfidf-lr']:.4f}: {'met' if ok else 'MISSED'}")
+        ours, ours_acc = pick("", exclude="tfidf")
+        if ours and "tfidf-lr" in rows:
+            tfidf = rows["tfidf-lr"]["test_accuracy"]
+            lines.append(f"- {corpus}: best of ours on validation ({ours}) {ours_acc:.4f} vs TF-IDF+LR {tfidf:.4f}: "
+                         f"{'met' if ours_acc > tfidf else 'MISSED'}")
     return lines
 
 

@@ -380,8 +380,8 @@ def bench_trainer_vs_loop(family: str, quick: bool) -> dict:
     def recipe():
         start = time.perf_counter()
         trainer.train()
-        # The set-up and wrap-up inside train() (optimizer, dataloader, a gc.collect() of ~0.8 s at the
-        # end) are paid once per training, not per step: recorded as call_seconds, not in the rate.
+        # The set-up and wrap-up inside train() (optimizer, dataloader, one gc.collect() of ~0.8 s)
+        # are paid once per training, not per step: recorded as call_seconds, not in the rate.
         return dict(samples=len(train), seconds=clock.end - clock.start, call_seconds=time.perf_counter() - start)
 
     # The minimal loop: same batch size, same length-grouped batches and padding, same optimizer
@@ -436,8 +436,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         # With a busy neighbour on the same cores, 2 OpenMP threads wait on each other at every op:
         # a TextCNN step measured 25x slower than with 1 thread.
-        import torch
-
         torch.set_num_threads(args.threads)
     from transformers.utils import logging as hf_logging
 
@@ -458,7 +456,9 @@ def main(argv: list[str] | None = None) -> int:
         save_json(results_path, saved)  # after each comparison: a crash later keeps the earlier numbers
 
     flat = [r for letter in sorted(saved["results"]) for r in saved["results"][letter].values()]
-    print("\n" + table(flat) + f"\n\nresults: {results_path}")
+    caveat = ("\n\nquick mode: a tiny random Llama and a few hundred texts check that every comparison runs; "
+              "its ratios say nothing about the targets (see bench/RESULTS.md)") if args.quick else ""
+    print("\n" + table(flat) + caveat + f"\n\nresults: {results_path}")
     return 0
 
 
