@@ -51,7 +51,7 @@ def load_json(path: Path, default):
 def save_json(path: Path, data) -> None:
     """Write through a temp file: an interrupted run never leaves half a results file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # per process: two benchmark calls may share a file
     tmp.write_text(json.dumps(data, indent=2) + "\n")
     os.replace(tmp, path)
 

@@ -69,6 +69,8 @@ def main() -> int:
         "### Targets at the recipe defaults",
         "",
         "Where a family has several rows, the one with the best validation accuracy is taken (never the best test).",
+        "A row or target marked *old defaults* was run before the current recipe defaults (best checkpoint by",
+        "validation accuracy; CNNs with pretrained vectors at lr 1e-2 for 10 epochs) and not re-run since.",
         "",
         "\n".join(targets(accuracy["records"])) or "*not run yet*",
         "",
@@ -79,7 +81,10 @@ def main() -> int:
                 "\n".join(targets(accuracy["records"] + levers["records"])), ""]
     if levers["records"]:
         out += ["### Variants tried for the missed targets (`python bench/accuracy.py --levers`)", "",
-                "Chosen by validation accuracy, never by test; the test column is shown for completeness.", "",
+                "Chosen by validation accuracy, never by test; the test column is shown for completeness.",
+                "Run under the earlier defaults (lr 1e-3, 5 epochs, best checkpoint by validation loss): the flags in a",
+                "name are what differed; rows marked *old defaults* left one of the since-changed settings at its",
+                "earlier default (e.g. textcnn-non-static-lr3e-4 ran 5 epochs, best by loss).", "",
                 tables(levers["records"]), ""]
     if accuracy["records"]:
         plot(accuracy["records"] + levers["records"], BENCH_DIR / "accuracy")  # the variants too
