@@ -26,7 +26,16 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS_DIR, RUNS_DIR, load_json, machine_info, markdown_table, save_json  # noqa: E402
+from _common import (  # noqa: E402
+    RESULTS_DIR,
+    RUNS_DIR,
+    add_threads_argument,
+    apply_threads,
+    load_json,
+    machine_info,
+    markdown_table,
+    save_json,
+)
 
 # Imported once, up front: a long benchmark must not pick up a half-edited package midway.
 from textcls.training import run as train_recipe  # noqa: E402
@@ -307,15 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", default=[], help="run only corpus/name containing this (repeatable)")
     parser.add_argument("--rerun", action="store_true", help="redo runs that already have results")
     parser.add_argument("--levers", action="store_true", help="run the variants tried for missed targets -> levers.json")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads (default: torch's, one per core); 1 when other jobs share the cores")
+    add_threads_argument(parser)
     args = parser.parse_args(argv)
-    if args.threads:
-        # With a busy neighbour on the same cores, 2 OpenMP threads wait on each other at every op:
-        # a TextCNN step measured 25x slower than with 1 thread.
-        import torch
-
-        torch.set_num_threads(args.threads)
+    apply_threads(args.threads)
 
     results_path = RESULTS_DIR / ("accuracy-quick.json" if args.quick else "levers.json" if args.levers else "accuracy.json")
     results = load_json(results_path, {"machine": None, "records": []})

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import BENCH_DIR, RESULTS_DIR, load_json, markdown_table  # noqa: E402
+from _common import BENCH_DIR, RESULTS_DIR, load_json  # noqa: E402
 from accuracy import CORPORA, plot, tables, targets  # noqa: E402
 from speed import table as speed_table  # noqa: E402
 

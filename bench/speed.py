@@ -34,7 +34,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from _common import RESULTS_DIR, RUNS_DIR, load_json, machine_info, markdown_table, save_json  # noqa: E402
+from _common import (  # noqa: E402
+    RESULTS_DIR,
+    RUNS_DIR,
+    add_threads_argument,
+    apply_threads,
+    load_json,
+    machine_info,
+    markdown_table,
+    save_json,
+)
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 TARGETS = {"a": 1.0, "b": 4.0, "c": 1.5, "d": 0.9}
@@ -430,13 +439,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="CI-sized: tiny random Llama, small subsets")
     parser.add_argument("--only", default="abcd", help="which comparisons to run (letters a-d)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads (default: torch's, one per core); 1 when other jobs share the cores")
+    add_threads_argument(parser)
     args = parser.parse_args(argv)
-    if args.threads:
-        # With a busy neighbour on the same cores, 2 OpenMP threads wait on each other at every op:
-        # a TextCNN step measured 25x slower than with 1 thread.
-        torch.set_num_threads(args.threads)
+    apply_threads(args.threads)
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
