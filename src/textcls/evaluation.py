@@ -7,8 +7,9 @@ import os
 from pathlib import Path
 
 import numpy as np
-from transformers import EvalPrediction
+from transformers import AutoConfig, EvalPrediction
 
+from .checkpoints import checkpoint_errors
 from .data import MULTI_LABEL, REGRESSION, SINGLE_LABEL, load_text_classification_data
 from .errors import DataError
 from .inference import load_checkpoint, predict_logits
@@ -41,8 +42,11 @@ def evaluate_checkpoint(
     the label space is the model's, so no train split is needed: `test_file=...` alone works.
     Without `split`, "test" is used when the data has one, else the data's only split.
     """
+    # The config alone fixes the label space: bad data fails before the (possibly large) weights load.
+    with checkpoint_errors(model_name_or_path):
+        config = AutoConfig.from_pretrained(model_name_or_path, trust_remote_code=trust_remote_code)
+    data = load_text_classification_data(**data_kwargs, **model_label_space(config))
     model, tokenizer = load_checkpoint(model_name_or_path, trust_remote_code=trust_remote_code)
-    data = load_text_classification_data(**data_kwargs, **model_label_space(model.config))
     splits = list(data.dataset)
     if split is None:
         split = "test" if "test" in splits or len(splits) != 1 else splits[0]

@@ -8,8 +8,10 @@ text, then put back in input order; the pipeline pads each batch of texts in inp
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 import numpy as np
 import torch
+from scipy.special import expit, softmax
 from tqdm.auto import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -53,9 +55,8 @@ def scores_from_logits(logits: np.ndarray, problem_type: str | None) -> np.ndarr
     if problem_type == "regression" or logits.shape[-1] == 1:
         return logits
     if problem_type == "multi_label_classification":
-        return 1 / (1 + np.exp(-logits))
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
+        return expit(logits)
+    return softmax(logits, axis=-1)
 
 
 def label_predictions(model, logits: np.ndarray) -> list[dict]:

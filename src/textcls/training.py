@@ -599,8 +599,8 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
             json.dumps({"model": asdict(model_args), "data": asdict(data_args), "run": asdict(run_args)}, indent=2) + "\n"
         )
         trainer.save_metrics("all", metrics)  # all_results.json last: it marks the run as finished
-        print(format_metrics_table({k: v for k, v in metrics.items() if k.startswith(("eval_", "test_")) and not k.endswith(
-            ("runtime", "per_second"))}))
+        quality = {k: v for k, v in metrics.items() if k.startswith(("eval_", "test_"))}
+        print(format_metrics_table({k: v for k, v in quality.items() if not k.endswith(("runtime", "per_second"))}))
         if "test_accuracy" in metrics:
             print(f"Test accuracy: {metrics['test_accuracy']:.4f}  (model saved in {output_dir})")
     if training_args.push_to_hub:
