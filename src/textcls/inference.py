@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from .checkpoints import checkpoint_errors
+from .models.sequence_classification import MULTI_LABEL, REGRESSION
 
 
 def load_checkpoint(path: str, trust_remote_code: bool = False, device: str | None = None):
@@ -52,9 +53,9 @@ def predict_logits(
 
 def scores_from_logits(logits: np.ndarray, problem_type: str | None) -> np.ndarray:
     """Softmax for single-label, sigmoid for multi-label, the raw value for regression."""
-    if problem_type == "regression" or logits.shape[-1] == 1:
+    if problem_type == REGRESSION or logits.shape[-1] == 1:
         return logits
-    if problem_type == "multi_label_classification":
+    if problem_type == MULTI_LABEL:
         return expit(logits)
     return softmax(logits, axis=-1)
 
@@ -64,9 +65,9 @@ def label_predictions(model, logits: np.ndarray) -> list[dict]:
     problem_type = model.config.problem_type
     scores = scores_from_logits(logits, problem_type)
     id2label = model.config.id2label
-    if problem_type == "regression" or logits.shape[-1] == 1:
+    if problem_type == REGRESSION or logits.shape[-1] == 1:
         return [{"label": id2label.get(0, "score"), "score": float(row[0])} for row in scores]
-    if problem_type == "multi_label_classification":
+    if problem_type == MULTI_LABEL:
         chosen = [np.flatnonzero(row > 0.5) for row in scores]
         return [
             {"label": [id2label[int(i)] for i in ids], "score": [float(row[i]) for i in ids]}

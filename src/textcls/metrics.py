@@ -33,6 +33,7 @@ from scipy import stats
 from sklearn import metrics as skm
 
 from textcls.errors import TextclsError
+from textcls.models.sequence_classification import MULTI_LABEL, REGRESSION, SINGLE_LABEL
 from textcls.resources import atomic_file
 
 __all__ = [
@@ -48,9 +49,6 @@ __all__ = [
     "format_metrics_table",
 ]
 
-SINGLE_LABEL = "single_label_classification"
-MULTI_LABEL = "multi_label_classification"
-REGRESSION = "regression"
 
 # Accepted spellings of the three problem types; the canonical ones are transformers' own
 # `config.problem_type` values.

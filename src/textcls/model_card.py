@@ -17,6 +17,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from textcls.errors import TextclsError
 from textcls.metrics import normalize_problem_type
+from textcls.models.sequence_classification import MULTI_LABEL, REGRESSION, SINGLE_LABEL
 from textcls.resources import RESOURCES, atomic_file
 
 __all__ = ["write_model_card"]
@@ -63,9 +64,9 @@ _FAMILIES = {
 }
 
 _PROBLEM_TEXT = {
-    "single_label_classification": "single-label classification (softmax over the labels)",
-    "multi_label_classification": "multi-label classification (an independent sigmoid per label)",
-    "regression": "regression (one real-valued output)",
+    SINGLE_LABEL: "single-label classification (softmax over the labels)",
+    MULTI_LABEL: "multi-label classification (an independent sigmoid per label)",
+    REGRESSION: "regression (one real-valued output)",
 }
 
 # A Hub repo id: "name" or "owner/name" (the Hub rejects local paths in `base_model`).
@@ -204,7 +205,7 @@ def write_model_card(
     if label_names:
         lines += [f"- `{i}`: {name}" for i, name in enumerate(label_names)]
     else:
-        lines.append("One real-valued output (regression)." if problem_type == "regression" else "Not recorded.")
+        lines.append("One real-valued output (regression)." if problem_type == REGRESSION else "Not recorded.")
     lines.append("")
 
     lines += ["## Results", ""]
@@ -223,7 +224,7 @@ def write_model_card(
     lines += [f"- {key}: `{value}`" for key, value in params] or ["Not recorded."]
     lines.append("")
 
-    multi = problem_type == "multi_label_classification"
+    multi = problem_type == MULTI_LABEL
     lines += [
         "## Usage",
         "",
@@ -246,7 +247,7 @@ def write_model_card(
         "with torch.no_grad():",
         "    logits = model(**inputs).logits",
     ]
-    if problem_type == "regression":
+    if problem_type == REGRESSION:
         lines.append("print(logits.squeeze(-1))")
     elif multi:
         lines.append("print([[model.config.id2label[i] for i, p in enumerate(row) if p > 0.5] "

@@ -47,6 +47,7 @@ from .errors import CheckpointError, TextclsError, TrainingInterrupted
 from .metrics import build_compute_metrics, format_metrics_table, save_confusion_matrix
 from .model_card import write_model_card
 from .models import DPCNNConfig, LlamaForSequenceClassification, TextCNNConfig, TextclsLlamaConfig
+from .models.sequence_classification import MULTI_LABEL, REGRESSION, SINGLE_LABEL
 from .models.word_embedding import EMBEDDING_MODES
 from .tokenization import train_word_tokenizer
 
@@ -83,7 +84,7 @@ LORA_LEARNING_RATE = {"llama": 1e-4}  # LoRA moves few weights: it wants a large
 # accuracy (bench/RESULTS.md: lr 1e-3 -> 1e-2 lifted movie-snippets validation from 0.71 to 0.78).
 PRETRAINED_EMBEDDING_DEFAULTS = dict(learning_rate=1e-2, num_train_epochs=10)
 # What "best" means when `--metric_for_best_model` is left at its classification default.
-BEST_MODEL_METRIC = {"multi_label_classification": "f1_micro", "regression": "loss"}
+BEST_MODEL_METRIC = {MULTI_LABEL: "f1_micro", REGRESSION: "loss"}
 DEFAULT_MAX_SEQ_LENGTH = {"textcnn": 512, "dpcnn": 512, "llama": 128}
 DEFAULT_LORA_TARGETS = {
     "llama": ["q_proj", "v_proj"],
@@ -536,7 +537,7 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
         data = load_data(data_args)
     if training_args.metric_for_best_model == "accuracy" and data.problem_type in BEST_MODEL_METRIC:
         training_args.metric_for_best_model = BEST_MODEL_METRIC[data.problem_type]
-        training_args.greater_is_better = data.problem_type != "regression"
+        training_args.greater_is_better = data.problem_type != REGRESSION
     max_seq_length = data_args.max_seq_length or DEFAULT_MAX_SEQ_LENGTH[model_args.model_type]
     tokenizer, model = build_tokenizer_and_model(model_args, data, max_seq_length)
     if model_args.use_lora:
@@ -585,7 +586,7 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
 
     if trainer.is_world_process_zero():
         trainer.model = save_final_model(model, tokenizer, output_dir)  # push_to_hub uploads the merged model
-        if test_predictions is not None and data.problem_type == "single_label_classification":
+        if test_predictions is not None and data.problem_type == SINGLE_LABEL:
             save_confusion_matrix(
                 test_predictions.label_ids,
                 np.argmax(test_predictions.predictions, axis=-1),

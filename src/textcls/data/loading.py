@@ -41,12 +41,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import DataError
+from ..models.sequence_classification import MULTI_LABEL, REGRESSION, SINGLE_LABEL
 
 logger = logging.getLogger(__name__)
-
-SINGLE_LABEL = "single_label_classification"
-MULTI_LABEL = "multi_label_classification"
-REGRESSION = "regression"
 
 # extension -> datasets packaged builder
 SUPPORTED_EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}

@@ -13,7 +13,11 @@ of every modeling file), so it must import nothing but torch and transformers.
 import torch
 from torch import nn
 
-PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
+# The problem types, named once for the whole package (transformers' `config.problem_type` values).
+REGRESSION = "regression"
+SINGLE_LABEL = "single_label_classification"
+MULTI_LABEL = "multi_label_classification"
+PROBLEM_TYPES = (REGRESSION, SINGLE_LABEL, MULTI_LABEL)
 
 
 def validate_label_config(config) -> None:
@@ -28,11 +32,11 @@ def infer_problem_type(config, labels: torch.Tensor) -> str:
     """Return `config.problem_type`, setting it from `num_labels` and the label dtype when unset."""
     if config.problem_type is None:
         if config.num_labels == 1:
-            config.problem_type = "regression"
+            config.problem_type = REGRESSION
         elif labels.dtype in (torch.long, torch.int):
-            config.problem_type = "single_label_classification"
+            config.problem_type = SINGLE_LABEL
         else:
-            config.problem_type = "multi_label_classification"
+            config.problem_type = MULTI_LABEL
     return config.problem_type
 
 
@@ -40,12 +44,12 @@ def sequence_classification_loss(logits: torch.Tensor, labels: torch.Tensor, con
     """Loss of pooled logits `[batch, num_labels]` against `labels` for `config.problem_type`."""
     labels = labels.to(logits.device)
     problem_type = infer_problem_type(config, labels)
-    if problem_type == "regression":
+    if problem_type == REGRESSION:
         # Compute in fp32: under bf16 autocast MSE on low-precision logits is needlessly coarse.
         if config.num_labels == 1:
             return nn.functional.mse_loss(logits.squeeze(-1).float(), labels.squeeze(-1).float())
         return nn.functional.mse_loss(logits.float(), labels.float())
-    if problem_type == "single_label_classification":
+    if problem_type == SINGLE_LABEL:
         return nn.functional.cross_entropy(
             logits.view(-1, config.num_labels).float(), labels.view(-1).long(), ignore_index=-100
         )
