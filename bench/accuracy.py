@@ -56,7 +56,7 @@ TEXTCNN_TARGET = {"20newsgroups": 0.8215, "reuters-r8": 0.9571, "movie-snippets"
 # The recipe defaults a record was produced with (stored in each record as "recipe_defaults").
 #   1: best checkpoint by validation loss; every CNN lr 1e-3, 5 epochs.
 #   2: best checkpoint by validation accuracy (micro-F1 multi-label, loss regression); CNNs with
-#      pretrained vectors lr 1e-2, 10 epochs (textcls.training.PRETRAINED_EMBEDDING_DEFAULTS).
+#      pretrained vectors lr 1e-2, 10 epochs (textcls.families.WORD_VECTOR_TRAINING_DEFAULTS).
 # Records without the field are version 1. A record of an older version is re-run by the next call
 # (it is not "done"), and is marked "old defaults" in the tables until then.
 RECIPE_DEFAULTS = 2

@@ -352,7 +352,8 @@ def bench_trainer_vs_loop(family: str, quick: bool) -> dict:
     from transformers import DataCollatorWithPadding, TrainerCallback, get_linear_schedule_with_warmup
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
-    from textcls.training import TextclsTrainer, build_tokenizer_and_model, load_data, parse_args, tokenize_splits
+    from textcls.families import get_family
+    from textcls.training import TextclsTrainer, load_data, parse_args, tokenize_splits
 
     print(f"(d) {family}: Trainer recipe vs plain PyTorch loop", flush=True)
     tmp = tempfile.mkdtemp()
@@ -365,7 +366,7 @@ def bench_trainer_vs_loop(family: str, quick: bool) -> dict:
         argv += ["--bf16", "true"]
     model_args, data_args, _, training_args = parse_args(argv)
     data = load_data(data_args)
-    tokenizer, model = build_tokenizer_and_model(model_args, data, 512)
+    tokenizer, model = get_family(family).build(get_family(family), model_args, data, 512)
     train = tokenize_splits(data.dataset, tokenizer, 512)["train"]
     plain_model = copy.deepcopy(model).to(DEVICE)  # same initial weights
     trainer = TextclsTrainer(model=model, args=training_args, train_dataset=train, processing_class=tokenizer,

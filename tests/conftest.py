@@ -23,31 +23,25 @@ LLAMA_TINY = dict(
 )
 
 
+# Tiny settings per family (the family's own classes come from the registry, textcls.FAMILIES).
+TINY_CONFIGS = {
+    "textcnn": dict(vocab_size=40, embedding_dim=8, num_filters=6, kernel_sizes=[2, 3, 5]),
+    "dpcnn": dict(vocab_size=40, embedding_dim=8, num_filters=6, num_blocks=4),
+    "llama": LLAMA_TINY,
+}
+
+
 def tiny_config(family: str, **overrides):
     """A tiny random config of one family; `overrides` win."""
-    if family == "textcnn":
-        kwargs = dict(vocab_size=40, embedding_dim=8, num_filters=6, kernel_sizes=[2, 3, 5])
-        return textcls.TextCNNConfig(**{**kwargs, **overrides})
-    if family == "dpcnn":
-        kwargs = dict(vocab_size=40, embedding_dim=8, num_filters=6, num_blocks=4)
-        return textcls.DPCNNConfig(**{**kwargs, **overrides})
-    if family == "llama":
-        return textcls.TextclsLlamaConfig(**{**LLAMA_TINY, **overrides})
-    raise ValueError(family)
+    return textcls.get_family(family).config_class(**{**TINY_CONFIGS[family], **overrides})
 
 
 def tiny_model(family: str, seed: int = 0, **overrides):
     torch.manual_seed(seed)
-    config = tiny_config(family, **overrides)
-    classes = {
-        "textcnn": textcls.TextCNNForSequenceClassification,
-        "dpcnn": textcls.DPCNNForSequenceClassification,
-        "llama": textcls.LlamaForSequenceClassification,
-    }
-    return classes[family](config).eval()
+    return textcls.get_family(family).classifier_class(tiny_config(family, **overrides)).eval()
 
 
-FAMILIES = ["textcnn", "dpcnn", "llama"]
+FAMILIES = list(TINY_CONFIGS)
 
 
 @pytest.fixture(params=FAMILIES)

@@ -31,7 +31,7 @@ ARGS = {
 
 def write(tmp_path, **overrides):
     kwargs = dict(
-        model_type="textcls-textcnn",
+        model_type="textcnn",
         base_model=None,
         dataset_name="imdb",
         problem_type="single_label_classification",
@@ -44,7 +44,7 @@ def write(tmp_path, **overrides):
 
 
 def test_metadata_parses_back(tmp_path):
-    path = write(tmp_path, base_model="HuggingFaceTB/SmolLM2-135M", model_type="textcls-llama", repo_id="me/sst")
+    path = write(tmp_path, base_model="HuggingFaceTB/SmolLM2-135M", model_type="llama", repo_id="me/sst")
     assert path == tmp_path / "README.md"
     assert os.listdir(tmp_path) == ["README.md"]  # atomic write left no temp file
 
@@ -52,7 +52,7 @@ def test_metadata_parses_back(tmp_path):
     data = card.data
     assert data.library_name == "transformers"
     assert data.pipeline_tag == "text-classification"
-    assert data.tags == ["textcls", "text-classification", "textcls-llama"]
+    assert data.tags == ["textcls", "text-classification", "llama"]
     assert data.datasets == ["imdb"]
     assert data.base_model == "HuggingFaceTB/SmolLM2-135M"
     assert data.model_name == "sst"
@@ -91,7 +91,7 @@ def test_body_has_table_labels_hyperparameters_and_usage(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "model_type,marker", [("textcls-dpcnn", "Johnson & Zhang (2017)"), ("textcls-llama", "last")]
+    "model_type,marker", [("dpcnn", "Johnson & Zhang (2017)"), ("llama", "last"), ("textcls_llama", "last")]
 )
 def test_family_descriptions(tmp_path, model_type, marker):
     assert marker in write(tmp_path, model_type=model_type).read_text()

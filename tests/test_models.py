@@ -126,9 +126,9 @@ def test_mismatched_embedding_matrix_is_a_clear_error(family_name):
 def test_auto_classes_resolve_our_model_types():
     from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
 
-    for model_type, (config_class, base_class, classifier_class) in textcls.models.MODEL_FAMILIES.items():
-        config = AutoConfig.for_model(model_type, **({"vocab_size": 40} if model_type != "textcls_llama" else {}))
-        assert type(config) is config_class
+    for family in textcls.FAMILIES.values():
+        config = AutoConfig.for_model(family.model_type, **({"vocab_size": 40} if family.word_level else {}))
+        assert type(config) is family.config_class
     config = tiny_config("dpcnn")
     assert type(AutoModel.from_config(config)) is textcls.DPCNNModel
     assert type(AutoModelForSequenceClassification.from_config(config)) is textcls.DPCNNForSequenceClassification

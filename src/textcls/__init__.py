@@ -1,10 +1,11 @@
 """textcls: Hugging Face-compatible text classification.
 
-Importing the package registers TextCNN, DPCNN and our Llama classifier with `AutoConfig`,
-`AutoModel` and `AutoModelForSequenceClassification`.
+Importing the package registers every family of `textcls.families` (TextCNN, DPCNN, our Llama
+classifier, ...) with `AutoConfig`, `AutoModel` and `AutoModelForSequenceClassification`.
 """
 
 from .errors import CheckpointError, DataError, TextclsError
+from .families import FAMILIES, Family, get_family
 from .models import (
     DPCNNConfig,
     DPCNNForSequenceClassification,
@@ -26,6 +27,8 @@ __all__ = [
     "DPCNNForSequenceClassification",
     "DPCNNModel",
     "DataError",
+    "FAMILIES",
+    "Family",
     "LlamaForSequenceClassification",
     "TextCNNConfig",
     "TextCNNForSequenceClassification",
@@ -33,5 +36,6 @@ __all__ = [
     "TextclsError",
     "TextclsLlamaConfig",
     "TextclsLlamaModel",
+    "get_family",
     "train_word_tokenizer",
 ]

@@ -7,6 +7,7 @@ what to do about it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,3 +50,17 @@ def checkpoint_errors(path: str, gguf_file: str | None = None) -> Iterator[None]
         if "not a Llama-architecture" in message:
             raise CheckpointError(message) from error
         raise
+
+
+def check_checkpoint_labels(path: str, num_labels: int, ignore_mismatched_sizes: bool) -> None:
+    """A classifier checkpoint whose head does not fit the data is an error unless asked to re-initialise."""
+    config_file = Path(path) / "config.json"
+    if not config_file.is_file():
+        return  # a Hub id: transformers reports its own problems
+    config = json.loads(config_file.read_text())
+    checkpoint_labels = len(config["id2label"]) if "id2label" in config else config.get("num_labels")
+    if checkpoint_labels not in (None, num_labels) and not ignore_mismatched_sizes:
+        raise CheckpointError(
+            f"{path} has a head for {checkpoint_labels} labels but the data has {num_labels}: "
+            "pass --ignore_mismatched_sizes to re-initialise the head."
+        )

@@ -1,7 +1,8 @@
 """Write a Hugging Face Hub model card (README.md) for a trained textcls checkpoint.
 
 The YAML metadata is produced by `huggingface_hub.ModelCardData` (with `EvalResult` entries for the
-`model-index`), so it has the exact shape the Hub parses; nothing here touches the network.
+`model-index`), so it has the exact shape the Hub parses; the text is the Jinja template
+`templates/model_card.md`, rendered by `ModelCard.from_template`. Nothing here touches the network.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from textcls.errors import TextclsError
+from textcls.families import FAMILIES
 from textcls.metrics import normalize_problem_type
 from textcls.models.sequence_classification import MULTI_LABEL, REGRESSION, SINGLE_LABEL
 from textcls.resources import RESOURCES, atomic_file
@@ -41,44 +43,24 @@ _HUB_METRICS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "spearman": ("spearmanr", "Spearman rho", None),
 }
 
-_FAMILIES = {
-    "textcnn": (
-        "TextCNN",
-        "A convolutional sentence classifier after Kim (2014), *Convolutional Neural Networks for "
-        "Sentence Classification*: word embeddings, parallel 1-D convolutions of several widths, "
-        "max-over-time pooling, dropout and a linear classification head.",
-    ),
-    "dpcnn": (
-        "DPCNN",
-        "A Deep Pyramid CNN after Johnson & Zhang (2017), *Deep Pyramid Convolutional Neural "
-        "Networks for Text Categorization*: a region embedding, pre-activation convolution blocks "
-        "with shortcut connections, and repeated stride-2 max-pooling down to a single position, "
-        "then a linear classification head.",
-    ),
-    "llama": (
-        "Llama sequence classifier",
-        "A Llama-architecture decoder used as a sequence classifier: the hidden state of the last "
-        "real (non-padding) token, found from the attention mask, is fed to a bias-free linear "
-        "head (`score`).",
-    ),
-}
-
 _PROBLEM_TEXT = {
     SINGLE_LABEL: "single-label classification (softmax over the labels)",
     MULTI_LABEL: "multi-label classification (an independent sigmoid per label)",
     REGRESSION: "regression (one real-valued output)",
 }
 
+_TEMPLATE = Path(__file__).parent / "templates" / "model_card.md"
+
 # A Hub repo id: "name" or "owner/name" (the Hub rejects local paths in `base_model`).
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
-def _family(model_type: str) -> tuple[str, str]:
-    key = model_type.lower().replace("-", "").replace("_", "")
-    for marker, family in _FAMILIES.items():
-        if marker in key:
-            return family
-    return model_type, f"A `{model_type}` sequence classification model."
+def _family_text(model_type: str) -> tuple[str, str, bool]:
+    """(title, description, whether the checkpoint carries textcls code) for a family name or a config model_type."""
+    family = next((f for f in FAMILIES.values() if model_type in (f.name, f.model_type)), None)
+    if family is None:  # not one of ours: a transformers architecture, loadable without remote code
+        return model_type, f"A `{model_type}` sequence classification model.", False
+    return family.title, family.description, True
 
 
 def _is_hub_id(name: str | None) -> bool:
@@ -149,7 +131,6 @@ def write_model_card(
         raise TextclsError("write_model_card needs model_type (the config's model_type)")
 
     problem_type = normalize_problem_type(problem_type)
-    family, description = _family(model_type)
     hub_dataset = dataset_name if _is_hub_id(dataset_name) else None
     table = _split_metrics(metrics or {})
     model_ref = repo_id or str(out)
@@ -188,75 +169,27 @@ def write_model_card(
         eval_results=eval_results or None,
     )
 
-    lines = [f"# {model_name}", ""]
-    lines.append(
-        f"A **{family}** model for {_PROBLEM_TEXT[problem_type]}, trained with textcls and saved "
-        "in the Hugging Face `transformers` format; its modelling code is stored with the weights, "
-        "so loading it with `trust_remote_code=True` does not need textcls installed."
+    title, description, remote_code = _family_text(model_type)
+    card = ModelCard.from_template(
+        card_data,
+        template_path=str(_TEMPLATE),
+        model_name=model_name,
+        family_title=title,
+        description=description,
+        remote_code=remote_code,
+        problem_text=_PROBLEM_TEXT[problem_type],
+        base_model=base_model,
+        model_type=model_type,
+        dataset_name=dataset_name,
+        label_names=list(label_names or []),
+        regression=problem_type == REGRESSION,
+        multi_label=problem_type == MULTI_LABEL,
+        results=[(name, _fmt(splits.get("validation")), _fmt(splits.get("test"))) for name, splits in table.items()],
+        hyperparameters=_flatten(training_args or {}),
+        model_ref=model_ref,
+        trust=", trust_remote_code=True" if remote_code else "",
     )
-    lines += ["", description, ""]
-    if base_model:
-        lines.append(f"- Base model: `{base_model}`")
-    lines.append(f"- Model type: `{model_type}`")
-    lines.append(f"- Dataset: `{dataset_name}`" if dataset_name else "- Dataset: a local dataset")
-    lines.append("")
-
-    lines += ["## Labels", ""]
-    if label_names:
-        lines += [f"- `{i}`: {name}" for i, name in enumerate(label_names)]
-    else:
-        lines.append("One real-valued output (regression)." if problem_type == REGRESSION else "Not recorded.")
-    lines.append("")
-
-    lines += ["## Results", ""]
-    if table:
-        lines += ["| metric | validation | test |", "|---|---:|---:|"]
-        lines += [
-            f"| {name} | {_fmt(splits.get('validation'))} | {_fmt(splits.get('test'))} |"
-            for name, splits in table.items()
-        ]
-    else:
-        lines.append("No evaluation results were recorded.")
-    lines.append("")
-
-    lines += ["## Training hyperparameters", ""]
-    params = _flatten(training_args or {})
-    lines += [f"- {key}: `{value}`" for key, value in params] or ["Not recorded."]
-    lines.append("")
-
-    multi = problem_type == MULTI_LABEL
-    lines += [
-        "## Usage",
-        "",
-        "```python",
-        "from transformers import pipeline",
-        "",
-        f'clf = pipeline("text-classification", model="{model_ref}", trust_remote_code=True)',
-        f'print(clf("Some text to classify"{", top_k=None" if multi else ""}))',
-        "```",
-        "",
-        "Or with the model and tokenizer directly:",
-        "",
-        "```python",
-        "import torch",
-        "from transformers import AutoModelForSequenceClassification, AutoTokenizer",
-        "",
-        f'tokenizer = AutoTokenizer.from_pretrained("{model_ref}", trust_remote_code=True)',
-        f'model = AutoModelForSequenceClassification.from_pretrained("{model_ref}", trust_remote_code=True)',
-        'inputs = tokenizer(["Some text to classify"], return_tensors="pt", padding=True, truncation=True)',
-        "with torch.no_grad():",
-        "    logits = model(**inputs).logits",
-    ]
-    if problem_type == REGRESSION:
-        lines.append("print(logits.squeeze(-1))")
-    elif multi:
-        lines.append("print([[model.config.id2label[i] for i, p in enumerate(row) if p > 0.5] "
-                     "for row in logits.sigmoid()])")
-    else:
-        lines.append("print([model.config.id2label[i] for i in logits.argmax(-1).tolist()])")
-    lines += ["```", ""]
-
-    content = f"---\n{card_data.to_yaml()}\n---\n\n" + "\n".join(lines)
+    content = str(card)
     ModelCard(content)  # parse it back: fails here, not on the Hub, if the metadata is malformed
     path = out / "README.md"
     with atomic_file(path) as tmp:  # a reader never sees a half-written card

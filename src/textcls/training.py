@@ -39,24 +39,18 @@ from transformers import (
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import get_last_checkpoint
 
-from . import resources
 from .data import BUILTIN_DATASETS, TextClassificationData, load_text_classification_data
-from .embeddings import PRETRAINED_EMBEDDINGS, build_embedding_matrix
-from .checkpoints import checkpoint_errors
-from .errors import CheckpointError, TextclsError, TrainingInterrupted
+from .embeddings import PRETRAINED_EMBEDDINGS
+from .errors import TextclsError, TrainingInterrupted
+from .families import FAMILIES, Family, get_family
 from .metrics import build_compute_metrics, format_metrics_table, save_confusion_matrix
 from .model_card import write_model_card
-from .models import DPCNNConfig, LlamaForSequenceClassification, TextCNNConfig, TextclsLlamaConfig
 from .models.sequence_classification import MULTI_LABEL, REGRESSION, SINGLE_LABEL
 from .models.word_embedding import EMBEDDING_MODES
-from .tokenization import train_word_tokenizer
 
 logger = logging.getLogger(__name__)
 
-MODEL_TYPES = ("textcnn", "dpcnn", "llama")
-BUILTIN_LLAMA_CHECKPOINTS = {"smollm2-135m": resources.smollm2_checkpoint}
-
-# Trainer settings that train each family well; any flag on the command line wins.
+# Trainer settings for every family (each family adds its own, textcls.families); any flag on the command line wins.
 COMMON_TRAINING_DEFAULTS = dict(
     eval_strategy="epoch",
     save_strategy="epoch",
@@ -74,28 +68,13 @@ COMMON_TRAINING_DEFAULTS = dict(
     dataloader_pin_memory=torch.cuda.is_available(),  # pinning without a GPU only warns
     ddp_find_unused_parameters=False,  # every family uses all its trainable weights in every step
 )
-FAMILY_TRAINING_DEFAULTS = {
-    "textcnn": dict(learning_rate=1e-3, num_train_epochs=5, per_device_train_batch_size=50),
-    "dpcnn": dict(learning_rate=1e-3, num_train_epochs=5, per_device_train_batch_size=64),
-    "llama": dict(learning_rate=2e-5, num_train_epochs=1, per_device_train_batch_size=16, per_device_eval_batch_size=64),
-}
-LORA_LEARNING_RATE = {"llama": 1e-4}  # LoRA moves few weights: it wants a larger step than full fine-tuning
-# GloVe-initialised CNNs trained far better with larger steps and longer, chosen on validation
-# accuracy (bench/RESULTS.md: lr 1e-3 -> 1e-2 lifted movie-snippets validation from 0.71 to 0.78).
-PRETRAINED_EMBEDDING_DEFAULTS = dict(learning_rate=1e-2, num_train_epochs=10)
 # What "best" means when `--metric_for_best_model` is left at its classification default.
 BEST_MODEL_METRIC = {MULTI_LABEL: "f1_micro", REGRESSION: "loss"}
-DEFAULT_MAX_SEQ_LENGTH = {"textcnn": 512, "dpcnn": 512, "llama": 128}
-DEFAULT_LORA_TARGETS = {
-    "llama": ["q_proj", "v_proj"],
-    "textcnn": [r".*\.convs\.\d+"],
-    "dpcnn": ["region_embedding", "conv1", "conv2"],
-}
 
 
 @dataclass
 class ModelArguments:
-    model_type: str = field(default="textcnn", metadata={"help": f"One of {', '.join(MODEL_TYPES)}."})
+    model_type: str = field(default="textcnn", metadata={"help": f"One of {', '.join(FAMILIES)}."})
     model_name_or_path: str | None = field(
         default=None,
         metadata={
@@ -187,13 +166,14 @@ def parse_args(
     pre.add_argument("--embedding_mode", default="rand")
     pre.add_argument("--pretrained_embeddings", default=None)
     known, _ = pre.parse_known_args(argv)
-    if known.model_type not in MODEL_TYPES:
-        raise TextclsError(f"Unknown --model_type {known.model_type!r}; choose one of {', '.join(MODEL_TYPES)}.")
-    defaults = {**COMMON_TRAINING_DEFAULTS, **FAMILY_TRAINING_DEFAULTS[known.model_type]}
-    if known.use_lora.lower() in ("true", "1", "yes") and known.model_type in LORA_LEARNING_RATE:
-        defaults["learning_rate"] = LORA_LEARNING_RATE[known.model_type]
-    if known.model_type != "llama" and (known.embedding_mode != "rand" or known.pretrained_embeddings):
-        defaults.update(PRETRAINED_EMBEDDING_DEFAULTS)
+    family = FAMILIES.get(known.model_type)
+    if family is None:
+        raise TextclsError(f"Unknown --model_type {known.model_type!r}; choose one of {', '.join(FAMILIES)}.")
+    defaults = {**COMMON_TRAINING_DEFAULTS, **family.training_defaults}
+    if known.use_lora.lower() in ("true", "1", "yes"):
+        defaults.update(family.lora_training_defaults)
+    if known.embedding_mode != "rand" or known.pretrained_embeddings:
+        defaults.update(family.vector_training_defaults)
     data_name = known.dataset or (Path(known.train_file).stem if known.train_file else "movie-snippets")
     defaults["output_dir"] = os.path.join("runs", f"{known.model_type}-{Path(data_name).name}")
 
@@ -249,132 +229,12 @@ def tokenize_splits(
 
 
 # ----------------------------------------------------------------------------------------------
-# Model and tokenizer per family
-
-
-def label_kwargs(data: TextClassificationData) -> dict:
-    return dict(
-        num_labels=data.num_labels,
-        id2label=data.id2label,
-        label2id=data.label2id,
-        problem_type=data.problem_type,
-    )
-
-
-def check_checkpoint_labels(path: str, data: TextClassificationData, ignore_mismatched_sizes: bool) -> None:
-    """A classifier checkpoint whose head does not fit the data is an error unless asked to re-initialise."""
-    config_file = Path(path) / "config.json"
-    if not config_file.is_file():
-        return  # a Hub id: transformers reports its own problems
-    config = json.loads(config_file.read_text())
-    checkpoint_labels = len(config["id2label"]) if "id2label" in config else config.get("num_labels")
-    if checkpoint_labels not in (None, data.num_labels) and not ignore_mismatched_sizes:
-        raise CheckpointError(
-            f"{path} has a head for {checkpoint_labels} labels but the data has {data.num_labels}: "
-            "pass --ignore_mismatched_sizes to re-initialise the head."
-        )
-
-
-def build_cnn(model_args: ModelArguments, data: TextClassificationData, max_seq_length: int):
-    """A new word tokenizer trained on the training split, and a new TextCNN/DPCNN sized to it."""
-    tokenizer = train_word_tokenizer(
-        data.dataset["train"]["text"],
-        lowercase=model_args.lowercase,
-        min_frequency=model_args.min_frequency,
-        max_vocab_size=model_args.max_vocab_size,
-        model_max_length=max_seq_length,
-    )
-    pretrained = model_args.pretrained_embeddings
-    if pretrained is None and model_args.embedding_mode != "rand":
-        pretrained = "glove-6b-50d"  # Kim's static/non-static/multichannel modes are about pretrained vectors
-        logger.info("embedding_mode %s: using the %s word vectors", model_args.embedding_mode, pretrained)
-    vectors = build_embedding_matrix(tokenizer.get_vocab(), name=pretrained) if pretrained else None
-    if vectors is not None:
-        logger.info("%s covers %.1f%% of the vocabulary", pretrained, 100 * vectors.coverage)
-
-    config_kwargs = dict(
-        vocab_size=len(tokenizer),
-        embedding_dim=vectors.weights.shape[1] if vectors is not None else (model_args.embedding_dim or 128),
-        embedding_mode=model_args.embedding_mode,
-        pad_token_id=tokenizer.pad_token_id,
-        **label_kwargs(data),
-    )
-    if model_args.embedding_dim and vectors is not None and model_args.embedding_dim != vectors.weights.shape[1]:
-        raise TextclsError(
-            f"--embedding_dim {model_args.embedding_dim} does not match {pretrained} "
-            f"({vectors.weights.shape[1]} dimensions): drop --embedding_dim or use other vectors."
-        )
-    for name in ("num_filters", "dropout"):
-        if getattr(model_args, name) is not None:
-            config_kwargs[name] = getattr(model_args, name)
-    if model_args.model_type == "textcnn":
-        if model_args.kernel_sizes:
-            config_kwargs["kernel_sizes"] = model_args.kernel_sizes
-        config = TextCNNConfig(**config_kwargs)
-        if max_seq_length < max(config.kernel_sizes):
-            raise TextclsError(
-                f"--max_seq_length {max_seq_length} is shorter than the widest TextCNN kernel "
-                f"({max(config.kernel_sizes)}): raise --max_seq_length or narrow --kernel_sizes."
-            )
-    else:
-        config = DPCNNConfig(**config_kwargs)
-    model = AutoModelForSequenceClassification.from_config(config)
-    if vectors is not None:
-        model.load_pretrained_embeddings(torch.from_numpy(vectors.weights))
-    return tokenizer, model
-
-
-def resolve_llama_checkpoint(name_or_path: str | None) -> str:
-    name_or_path = name_or_path or "smollm2-135m"
-    if name_or_path in BUILTIN_LLAMA_CHECKPOINTS:
-        return str(BUILTIN_LLAMA_CHECKPOINTS[name_or_path]())
-    return name_or_path
-
-
-def build_llama(model_args: ModelArguments, data: TextClassificationData):
-    path = resolve_llama_checkpoint(model_args.model_name_or_path)
-    with checkpoint_errors(path, model_args.gguf_file):
-        check_checkpoint_labels(path, data, model_args.ignore_mismatched_sizes)
-        # Architecture first: a wrong checkpoint should fail before the (large) weights are read.
-        TextclsLlamaConfig.get_config_dict(path, gguf_file=model_args.gguf_file)
-        tokenizer = AutoTokenizer.from_pretrained(path, gguf_file=model_args.gguf_file)
-        if tokenizer.pad_token is None:
-            # Llama tokenizers often have no pad token; pooling uses the attention mask, so eos is safe here.
-            tokenizer.pad_token = tokenizer.eos_token
-        model = LlamaForSequenceClassification.from_pretrained(
-            path,
-            gguf_file=model_args.gguf_file,
-            pad_token_id=tokenizer.pad_token_id,
-            attn_implementation=model_args.attn_implementation,
-            ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
-            dtype=torch.float32,
-            **label_kwargs(data),
-        )
-    return tokenizer, model
-
-
-def load_cnn_checkpoint(model_args: ModelArguments, data: TextClassificationData):
-    path = model_args.model_name_or_path
-    with checkpoint_errors(path):
-        check_checkpoint_labels(path, data, model_args.ignore_mismatched_sizes)
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            path, ignore_mismatched_sizes=model_args.ignore_mismatched_sizes, **label_kwargs(data)
-        )
-    return tokenizer, model
-
-
-def build_tokenizer_and_model(model_args: ModelArguments, data: TextClassificationData, max_seq_length: int):
-    if model_args.model_type == "llama":
-        return build_llama(model_args, data)
-    if model_args.model_name_or_path:
-        return load_cnn_checkpoint(model_args, data)
-    return build_cnn(model_args, data, max_seq_length)
+# LoRA
 
 
 def apply_lora(model, model_args: ModelArguments):
     """Wrap `model` with LoRA adapters; the head (`score`/`classifier`) is trained and saved by peft's SEQ_CLS."""
-    targets = model_args.lora_target_modules or DEFAULT_LORA_TARGETS[model_args.model_type]
+    targets = model_args.lora_target_modules or list(get_family(model_args.model_type).lora_targets)
     module_names = [name for name, _ in model.named_modules() if name]
     # One target is a regex (peft matches it in full); several are names matched as suffixes.
     target_modules = targets[0] if len(targets) == 1 and re.search(r"[\\*\[\]|]", targets[0]) else targets
@@ -459,6 +319,9 @@ class TextclsTrainer(Trainer):
 
     def __init__(self, *args, model_card_kwargs: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        # Every family's loss is a per-batch mean (ours: models/sequence_classification.py; transformers'
+        # own sequence classifiers likewise), so the Trainer must divide it by the accumulation steps.
+        self.model_accepts_loss_kwargs = False
         self.model_card_kwargs = model_card_kwargs or {}
         self.final_metrics: dict[str, float] = {}
 
@@ -538,8 +401,9 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
     if training_args.metric_for_best_model == "accuracy" and data.problem_type in BEST_MODEL_METRIC:
         training_args.metric_for_best_model = BEST_MODEL_METRIC[data.problem_type]
         training_args.greater_is_better = data.problem_type != REGRESSION
-    max_seq_length = data_args.max_seq_length or DEFAULT_MAX_SEQ_LENGTH[model_args.model_type]
-    tokenizer, model = build_tokenizer_and_model(model_args, data, max_seq_length)
+    family = get_family(model_args.model_type)
+    max_seq_length = data_args.max_seq_length or family.max_seq_length
+    tokenizer, model = family.build(family, model_args, data, max_seq_length)
     if model_args.use_lora:
         model = apply_lora(model, model_args)
         model.print_trainable_parameters()
@@ -562,11 +426,11 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
         callbacks=callbacks,
         model_card_kwargs=dict(
             model_type=model_args.model_type,
-            base_model=model_args.model_name_or_path if model_args.model_type == "llama" else None,
+            base_model=model_args.model_name_or_path if family.pretrained else None,
             dataset_name=data_args.dataset or data_args.train_file,
             problem_type=data.problem_type,
             label_names=data.label_names,
-            training_args=hyperparameters(model_args, training_args, max_seq_length),
+            training_args=hyperparameters(family, model_args, training_args, max_seq_length),
         ),
     )
 
@@ -609,7 +473,9 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
     return metrics
 
 
-def hyperparameters(model_args: ModelArguments, training_args: TrainingArguments, max_seq_length: int) -> dict:
+def hyperparameters(
+    family: Family, model_args: ModelArguments, training_args: TrainingArguments, max_seq_length: int
+) -> dict:
     params = dict(
         learning_rate=training_args.learning_rate,
         num_train_epochs=training_args.num_train_epochs,
@@ -617,7 +483,7 @@ def hyperparameters(model_args: ModelArguments, training_args: TrainingArguments
         seed=training_args.seed,
         max_seq_length=max_seq_length,
     )
-    if model_args.model_type != "llama":
+    if family.word_level:
         params.update(embedding_mode=model_args.embedding_mode, pretrained_embeddings=model_args.pretrained_embeddings)
     if model_args.use_lora:
         params.update(lora_r=model_args.lora_r, lora_alpha=model_args.lora_alpha, lora_dropout=model_args.lora_dropout)

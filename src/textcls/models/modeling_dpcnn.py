@@ -87,6 +87,9 @@ class DPCNNPreTrainedModel(PreTrainedModel):
     config: DPCNNConfig
     base_model_prefix = "dpcnn"
     main_input_name = "input_ids"
+    # The loss is a per-batch mean (sequence_classification_loss), not a sum over `num_items_in_batch`:
+    # without this the Trainer stops dividing by gradient_accumulation_steps for a forward with **kwargs.
+    accepts_loss_kwargs = False
 
     @torch.no_grad()
     def _init_weights(self, module):

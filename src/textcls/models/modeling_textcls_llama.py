@@ -82,6 +82,9 @@ class TextclsLlamaModel(LlamaModel):
 
 class LlamaForSequenceClassification(LlamaPreTrainedModel):
     config_class = TextclsLlamaConfig
+    # The loss is a per-batch mean (sequence_classification_loss), not a sum over `num_items_in_batch`:
+    # without this the Trainer stops dividing by gradient_accumulation_steps for a forward with **kwargs.
+    accepts_loss_kwargs = False
     config: TextclsLlamaConfig
     base_model_prefix = "model"
     # A causal-LM checkpoint loads into the backbone; its language-model head is not used.
