@@ -3,8 +3,8 @@
 Differs from `transformers.LlamaForSequenceClassification` in how the last token is found: from the
 `attention_mask` (the rightmost position it marks as real), not from "the rightmost token that is
 not `pad_token_id`". That keeps it right when the pad token is the eos token and a text ends in
-eos (transformers issue #35352), with left padding, and when `config.pad_token_id` is unset
-(#34055). The `score` head runs on the pooled states only, not on every position.
+eos, with left padding, and when `config.pad_token_id` is unset (tests/test_llama.py compares
+the two). The `score` head runs on the pooled states only, not on every position.
 """
 
 import torch
