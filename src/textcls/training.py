@@ -44,11 +44,12 @@ from .data import BUILTIN_DATASETS, TextClassificationData, load_text_classifica
 from .embeddings import PRETRAINED_EMBEDDINGS, build_embedding_matrix
 from .checkpoints import checkpoint_errors
 from .errors import CheckpointError, TextclsError, TrainingInterrupted
-from .metrics import build_compute_metrics, format_metrics_table, save_confusion_matrix
+from .metrics import build_compute_metrics
 from .model_card import write_model_card
 from .models import DPCNNConfig, LlamaForSequenceClassification, TextCNNConfig, TextclsLlamaConfig
 from .models.sequence_classification import MULTI_LABEL, REGRESSION, SINGLE_LABEL
 from .models.word_embedding import EMBEDDING_MODES
+from .reporting import format_metrics_table, save_confusion_matrix
 from .tokenization import train_word_tokenizer
 
 logger = logging.getLogger(__name__)
