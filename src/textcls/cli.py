@@ -89,7 +89,7 @@ def command_predict(args) -> None:
 
 def command_evaluate(args) -> None:
     from .evaluation import evaluate_checkpoint
-    from .metrics import format_metrics_table
+    from .reporting import format_metrics_table
 
     metrics = evaluate_checkpoint(
         args.model,

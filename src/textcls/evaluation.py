@@ -13,7 +13,8 @@ from .checkpoints import checkpoint_errors
 from .data import MULTI_LABEL, REGRESSION, SINGLE_LABEL, load_text_classification_data
 from .errors import DataError
 from .inference import load_checkpoint, predict_logits
-from .metrics import build_compute_metrics, save_confusion_matrix
+from .metrics import build_compute_metrics
+from .reporting import save_confusion_matrix
 
 
 def model_label_space(config) -> dict:

@@ -16,11 +16,12 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from textcls.atomic import atomic_file
 from textcls.errors import TextclsError
 from textcls.families import FAMILIES
 from textcls.metrics import normalize_problem_type
 from textcls.models.sequence_classification import MULTI_LABEL, REGRESSION, SINGLE_LABEL
-from textcls.resources import RESOURCES, atomic_file
+from textcls.resources import RESOURCES
 
 __all__ = ["write_model_card"]
 

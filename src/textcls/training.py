@@ -43,10 +43,11 @@ from .data import BUILTIN_DATASETS, TextClassificationData, load_text_classifica
 from .embeddings import PRETRAINED_EMBEDDINGS
 from .errors import TextclsError, TrainingInterrupted
 from .families import FAMILIES, Family, get_family
-from .metrics import build_compute_metrics, format_metrics_table, save_confusion_matrix
+from .metrics import build_compute_metrics
 from .model_card import write_model_card
 from .models.sequence_classification import MULTI_LABEL, REGRESSION, SINGLE_LABEL
 from .models.word_embedding import EMBEDDING_MODES
+from .reporting import format_metrics_table, save_confusion_matrix
 
 logger = logging.getLogger(__name__)
 
