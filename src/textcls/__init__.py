@@ -1,6 +1,6 @@
 """textcls: Hugging Face-compatible text classification.
 
-Importing the package registers TextCNN, DPCNN and our Llama classifier with `AutoConfig`,
+Importing the package registers TextCNN, DPCNN, fastText, TextRNN and our Llama classifier with `AutoConfig`,
 `AutoModel` and `AutoModelForSequenceClassification`.
 """
 
@@ -9,10 +9,16 @@ from .models import (
     DPCNNConfig,
     DPCNNForSequenceClassification,
     DPCNNModel,
+    FastTextConfig,
+    FastTextForSequenceClassification,
+    FastTextModel,
     LlamaForSequenceClassification,
     TextCNNConfig,
     TextCNNForSequenceClassification,
     TextCNNModel,
+    TextRNNConfig,
+    TextRNNForSequenceClassification,
+    TextRNNModel,
     TextclsLlamaConfig,
     TextclsLlamaModel,
 )
@@ -26,10 +32,16 @@ __all__ = [
     "DPCNNForSequenceClassification",
     "DPCNNModel",
     "DataError",
+    "FastTextConfig",
+    "FastTextForSequenceClassification",
+    "FastTextModel",
     "LlamaForSequenceClassification",
     "TextCNNConfig",
     "TextCNNForSequenceClassification",
     "TextCNNModel",
+    "TextRNNConfig",
+    "TextRNNForSequenceClassification",
+    "TextRNNModel",
     "TextclsError",
     "TextclsLlamaConfig",
     "TextclsLlamaModel",

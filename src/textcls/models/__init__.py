@@ -1,14 +1,16 @@
-"""The three model families, registered with the Auto classes.
+"""The model families, registered with the Auto classes.
 
-Each family is one self-contained file (config + model) plus the two shared files it imports
+Each family is one self-contained file (config + model) plus the shared files it imports
 relatively, so `save_pretrained` can copy the code into a checkpoint for `trust_remote_code` users.
 """
 
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
 
 from .modeling_dpcnn import DPCNNConfig, DPCNNForSequenceClassification, DPCNNModel
+from .modeling_fasttext import FastTextConfig, FastTextForSequenceClassification, FastTextModel
 from .modeling_textcls_llama import LlamaForSequenceClassification, TextclsLlamaConfig, TextclsLlamaModel
 from .modeling_textcnn import TextCNNConfig, TextCNNForSequenceClassification, TextCNNModel
+from .modeling_textrnn import TextRNNConfig, TextRNNForSequenceClassification, TextRNNModel
 from .sequence_classification import PROBLEM_TYPES, sequence_classification_loss
 from .word_embedding import EMBEDDING_MODES
 
@@ -17,6 +19,8 @@ MODEL_FAMILIES = {
     "textcnn": (TextCNNConfig, TextCNNModel, TextCNNForSequenceClassification),
     "dpcnn": (DPCNNConfig, DPCNNModel, DPCNNForSequenceClassification),
     "textcls_llama": (TextclsLlamaConfig, TextclsLlamaModel, LlamaForSequenceClassification),
+    "fasttext": (FastTextConfig, FastTextModel, FastTextForSequenceClassification),
+    "textrnn": (TextRNNConfig, TextRNNModel, TextRNNForSequenceClassification),
 }
 
 
@@ -38,12 +42,18 @@ __all__ = [
     "DPCNNForSequenceClassification",
     "DPCNNModel",
     "EMBEDDING_MODES",
+    "FastTextConfig",
+    "FastTextForSequenceClassification",
+    "FastTextModel",
     "LlamaForSequenceClassification",
     "MODEL_FAMILIES",
     "PROBLEM_TYPES",
     "TextCNNConfig",
     "TextCNNForSequenceClassification",
     "TextCNNModel",
+    "TextRNNConfig",
+    "TextRNNForSequenceClassification",
+    "TextRNNModel",
     "TextclsLlamaConfig",
     "TextclsLlamaModel",
     "sequence_classification_loss",
