@@ -31,6 +31,12 @@ def tiny_config(family: str, **overrides):
     if family == "dpcnn":
         kwargs = dict(vocab_size=40, embedding_dim=8, num_filters=6, num_blocks=4)
         return textcls.DPCNNConfig(**{**kwargs, **overrides})
+    if family == "fasttext":
+        kwargs = dict(vocab_size=40, embedding_dim=8, ngram=3, num_buckets=50, hidden_size=5)
+        return textcls.FastTextConfig(**{**kwargs, **overrides})
+    if family == "textrnn":
+        kwargs = dict(vocab_size=40, embedding_dim=8, hidden_size=6, num_layers=2, pooling="attention")
+        return textcls.TextRNNConfig(**{**kwargs, **overrides})
     if family == "llama":
         return textcls.TextclsLlamaConfig(**{**LLAMA_TINY, **overrides})
     raise ValueError(family)
@@ -42,12 +48,14 @@ def tiny_model(family: str, seed: int = 0, **overrides):
     classes = {
         "textcnn": textcls.TextCNNForSequenceClassification,
         "dpcnn": textcls.DPCNNForSequenceClassification,
+        "fasttext": textcls.FastTextForSequenceClassification,
+        "textrnn": textcls.TextRNNForSequenceClassification,
         "llama": textcls.LlamaForSequenceClassification,
     }
     return classes[family](config).eval()
 
 
-FAMILIES = ["textcnn", "dpcnn", "llama"]
+FAMILIES = ["textcnn", "dpcnn", "fasttext", "textrnn", "llama"]
 
 
 @pytest.fixture(params=FAMILIES)
