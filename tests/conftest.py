@@ -27,6 +27,8 @@ LLAMA_TINY = dict(
 TINY_CONFIGS = {
     "textcnn": dict(vocab_size=40, embedding_dim=8, num_filters=6, kernel_sizes=[2, 3, 5]),
     "dpcnn": dict(vocab_size=40, embedding_dim=8, num_filters=6, num_blocks=4),
+    "fasttext": dict(vocab_size=40, embedding_dim=8, ngram=3, num_buckets=50, hidden_size=5),
+    "textrnn": dict(vocab_size=40, embedding_dim=8, hidden_size=6, num_layers=2, pooling="attention"),
     "llama": LLAMA_TINY,
 }
 

@@ -14,7 +14,8 @@ from transformers import Trainer, TrainingArguments
 from conftest import tiny_model
 from textcls.training import TextclsTrainer
 
-NO_DROPOUT = {"textcnn": {"dropout": 0.0}, "dpcnn": {"dropout": 0.0}, "llama": {}}
+NO_DROPOUT = {"textcnn": {"dropout": 0.0}, "dpcnn": {"dropout": 0.0}, "fasttext": {"dropout": 0.0},
+              "textrnn": {"dropout": 0.0}, "llama": {}}
 
 
 def train_once(family, trainer_class, batch_size, accumulation, tmp_path):

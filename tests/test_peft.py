@@ -1,4 +1,4 @@
-"""LoRA through peft on all three families: head trained and saved, merged checkpoint loads without peft."""
+"""LoRA through peft on every family: head trained and saved, merged checkpoint loads without peft."""
 
 import pytest
 import torch
@@ -10,8 +10,11 @@ LORA_TARGETS = {
     "llama": ["q_proj", "v_proj", "gate_proj", "up_proj", "down_proj"],
     "textcnn": r".*convs\.\d+|.*embed_tokens",
     "dpcnn": ["region_embedding", "conv1", "conv2", "embed_tokens"],
+    "fasttext": ["embed_tokens", "ngram_embeddings", "hidden"],
+    # peft has no LoRA layer for nn.LSTM/nn.GRU: the recurrence stays frozen, the embeddings and attention adapt.
+    "textrnn": ["embed_tokens", "attention"],
 }
-HEAD = {"llama": "score", "textcnn": "classifier", "dpcnn": "classifier"}
+HEAD = {"llama": "score", **{family: "classifier" for family in ("textcnn", "dpcnn", "fasttext", "textrnn")}}
 
 
 def train_a_few_steps(model, steps=5):

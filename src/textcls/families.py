@@ -30,12 +30,18 @@ from .models import (
     DPCNNConfig,
     DPCNNForSequenceClassification,
     DPCNNModel,
+    FastTextConfig,
+    FastTextForSequenceClassification,
+    FastTextModel,
     LlamaForSequenceClassification,
     TextCNNConfig,
     TextCNNForSequenceClassification,
     TextCNNModel,
     TextclsLlamaConfig,
     TextclsLlamaModel,
+    TextRNNConfig,
+    TextRNNForSequenceClassification,
+    TextRNNModel,
 )
 from .tokenization import train_word_tokenizer
 
@@ -132,6 +138,7 @@ def build_word_level(family: Family, model_args, data: TextClassificationData, m
         min_frequency=model_args.min_frequency,
         max_vocab_size=model_args.max_vocab_size,
         model_max_length=max_seq_length,
+        level=model_args.tokenizer_level,
     )
     pretrained = model_args.pretrained_embeddings
     if pretrained is None and model_args.embedding_mode != "rand":
@@ -146,14 +153,19 @@ def build_word_level(family: Family, model_args, data: TextClassificationData, m
                 f"({vectors.weights.shape[1]} dimensions): drop --embedding_dim or use other vectors."
             )
 
-    config = family.config_class(
-        vocab_size=len(tokenizer),
-        embedding_dim=vectors.weights.shape[1] if vectors is not None else (model_args.embedding_dim or 128),
-        embedding_mode=model_args.embedding_mode,
-        pad_token_id=tokenizer.pad_token_id,
-        **{name: getattr(model_args, name) for name in family.config_flags if getattr(model_args, name) is not None},
-        **label_kwargs(data),
-    )
+    embedding_dim = vectors.weights.shape[1] if vectors is not None else model_args.embedding_dim
+    flags = {name: getattr(model_args, name) for name in family.config_flags if getattr(model_args, name) is not None}
+    try:
+        config = family.config_class(
+            vocab_size=len(tokenizer),
+            **({"embedding_dim": embedding_dim} if embedding_dim else {}),  # else the family's own default
+            embedding_mode=model_args.embedding_mode,
+            pad_token_id=tokenizer.pad_token_id,
+            **flags,
+            **label_kwargs(data),
+        )
+    except ValueError as error:  # the config's own checks name the field, which is also the flag's name
+        raise TextclsError(f"Invalid {family.name} settings: {str(error).strip().splitlines()[0]}") from error
     if family.check_config is not None:
         family.check_config(config, max_seq_length)
     model = AutoModelForSequenceClassification.from_config(config)
@@ -236,6 +248,40 @@ FAMILIES: dict[str, Family] = {
             training_defaults=dict(learning_rate=1e-3, num_train_epochs=5, per_device_train_batch_size=64),
             vector_training_defaults=WORD_VECTOR_TRAINING_DEFAULTS,
             config_flags=("num_filters", "dropout"),
+        ),
+        Family(
+            name="fasttext",
+            title="fastText",
+            description="A bag of tricks classifier after Joulin et al. (2017), *Bag of Tricks for Efficient Text "
+            "Classification*: the mean of the word vectors and of hashed word n-gram vectors of a text, an "
+            "optional hidden layer and a linear classification head.",
+            config_class=FastTextConfig,
+            base_model_class=FastTextModel,
+            classifier_class=FastTextForSequenceClassification,
+            build=build_word_level,
+            # A bag of n-grams is cheap per token: keep (almost) whole documents.
+            max_seq_length=2048,
+            lora_targets=("embed_tokens", "ngram_embeddings"),
+            training_defaults=dict(learning_rate=5e-3, num_train_epochs=5, per_device_train_batch_size=64),
+            vector_training_defaults=WORD_VECTOR_TRAINING_DEFAULTS,
+            config_flags=("dropout", "ngram", "num_buckets", "hidden_size"),
+        ),
+        Family(
+            name="textrnn",
+            title="TextRNN",
+            description="A recurrent text classifier: word embeddings, a bidirectional LSTM or GRU over the real "
+            "tokens only (packed sequences), pooling of its states (final states, max, or attention as in "
+            "TextRNN_Att), dropout and a linear classification head.",
+            config_class=TextRNNConfig,
+            base_model_class=TextRNNModel,
+            classifier_class=TextRNNForSequenceClassification,
+            build=build_word_level,
+            max_seq_length=512,
+            # peft adapts embeddings and linear layers, not nn.LSTM / nn.GRU: those stay frozen under LoRA.
+            lora_targets=("embed_tokens",),
+            training_defaults=dict(learning_rate=1e-3, num_train_epochs=5, per_device_train_batch_size=64),
+            vector_training_defaults=WORD_VECTOR_TRAINING_DEFAULTS,
+            config_flags=("dropout", "cell", "num_layers", "hidden_size", "pooling"),
         ),
         Family(
             name="llama",

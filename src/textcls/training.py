@@ -48,6 +48,7 @@ from .model_card import write_model_card
 from .models.sequence_classification import MULTI_LABEL, REGRESSION, SINGLE_LABEL
 from .models.word_embedding import EMBEDDING_MODES
 from .reporting import format_metrics_table, save_confusion_matrix
+from .tokenization import TOKENIZER_LEVELS
 
 logger = logging.getLogger(__name__)
 
@@ -84,17 +85,34 @@ class ModelArguments:
         },
     )
     gguf_file: str | None = field(default=None, metadata={"help": "A GGUF file inside model_name_or_path."})
-    embedding_mode: str = field(default="rand", metadata={"help": f"CNN families: {', '.join(EMBEDDING_MODES)}."})
-    pretrained_embeddings: str | None = field(
-        default=None, metadata={"help": "Word vectors for the CNN families, e.g. 'glove-6b-50d'."}
+    embedding_mode: str = field(
+        default="rand", metadata={"help": f"Word-level families: {', '.join(EMBEDDING_MODES)}."}
     )
-    embedding_dim: int | None = field(default=None, metadata={"help": "CNN word vector size (default 128)."})
+    pretrained_embeddings: str | None = field(
+        default=None, metadata={"help": "Word vectors for the word-level families, e.g. 'glove-6b-50d'."}
+    )
+    embedding_dim: int | None = field(
+        default=None, metadata={"help": "Word vector size (default 128; fasttext 100; the vectors' size with them)."}
+    )
     num_filters: int | None = field(default=None, metadata={"help": "CNN filters per width (TextCNN) / channels."})
     kernel_sizes: list[int] | None = field(default=None, metadata={"help": "TextCNN widths (default 3 4 5)."})
-    dropout: float | None = field(default=None, metadata={"help": "CNN dropout before the head (default 0.5)."})
-    max_vocab_size: int | None = field(default=50000, metadata={"help": "CNN tokenizer vocabulary cap."})
-    min_frequency: int = field(default=1, metadata={"help": "CNN tokenizer: minimum count of a word."})
-    lowercase: bool = field(default=True, metadata={"help": "CNN tokenizer: lower-case texts."})
+    dropout: float | None = field(
+        default=None, metadata={"help": "Dropout before the head (default 0.5; fasttext 0)."}
+    )
+    ngram: int | None = field(default=None, metadata={"help": "fasttext: longest hashed word n-gram (default 2)."})
+    num_buckets: int | None = field(default=None, metadata={"help": "fasttext: size of the n-gram table (2**18)."})
+    hidden_size: int | None = field(
+        default=None, metadata={"help": "fasttext: hidden layer width (default 0: none); textrnn: state size per direction (128)."}
+    )
+    cell: str | None = field(default=None, metadata={"help": "textrnn: lstm (default) or gru."})
+    num_layers: int | None = field(default=None, metadata={"help": "textrnn: stacked recurrent layers (default 1)."})
+    pooling: str | None = field(default=None, metadata={"help": "textrnn: last (default), max or attention."})
+    tokenizer_level: str = field(
+        default="word", metadata={"help": "Word-level families: word (default) or char tokens."}
+    )
+    max_vocab_size: int | None = field(default=50000, metadata={"help": "Word-level tokenizer vocabulary cap."})
+    min_frequency: int = field(default=1, metadata={"help": "Word-level tokenizer: minimum count of a token."})
+    lowercase: bool = field(default=True, metadata={"help": "Word-level tokenizer: lower-case texts."})
     use_lora: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights."})
     lora_r: int = field(default=8)
     lora_alpha: int = field(default=16)
@@ -117,6 +135,10 @@ class ModelArguments:
             raise TextclsError(
                 f"Unknown --pretrained_embeddings {self.pretrained_embeddings!r}; "
                 f"choose one of {', '.join(PRETRAINED_EMBEDDINGS)}."
+            )
+        if self.tokenizer_level not in TOKENIZER_LEVELS:
+            raise TextclsError(
+                f"Unknown --tokenizer_level {self.tokenizer_level!r}; choose one of {', '.join(TOKENIZER_LEVELS)}."
             )
 
 

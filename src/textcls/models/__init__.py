@@ -1,14 +1,16 @@
 """The model families' classes.
 
-Each family is one self-contained file (config + model) plus the two shared files it imports
+Each family is one self-contained file (config + model) plus the shared files it imports
 relatively, so `save_pretrained` can copy the code into a checkpoint for `trust_remote_code` users.
 What the rest of textcls knows about a family (and the Auto-class registration) is in
 `textcls.families`.
 """
 
 from .modeling_dpcnn import DPCNNConfig, DPCNNForSequenceClassification, DPCNNModel
+from .modeling_fasttext import FastTextConfig, FastTextForSequenceClassification, FastTextModel
 from .modeling_textcls_llama import LlamaForSequenceClassification, TextclsLlamaConfig, TextclsLlamaModel
 from .modeling_textcnn import TextCNNConfig, TextCNNForSequenceClassification, TextCNNModel
+from .modeling_textrnn import TextRNNConfig, TextRNNForSequenceClassification, TextRNNModel
 from .sequence_classification import (
     MULTI_LABEL,
     PROBLEM_TYPES,
@@ -23,6 +25,9 @@ __all__ = [
     "DPCNNForSequenceClassification",
     "DPCNNModel",
     "EMBEDDING_MODES",
+    "FastTextConfig",
+    "FastTextForSequenceClassification",
+    "FastTextModel",
     "LlamaForSequenceClassification",
     "MULTI_LABEL",
     "PROBLEM_TYPES",
@@ -31,6 +36,9 @@ __all__ = [
     "TextCNNConfig",
     "TextCNNForSequenceClassification",
     "TextCNNModel",
+    "TextRNNConfig",
+    "TextRNNForSequenceClassification",
+    "TextRNNModel",
     "TextclsLlamaConfig",
     "TextclsLlamaModel",
     "sequence_classification_loss",

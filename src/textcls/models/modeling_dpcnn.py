@@ -16,6 +16,7 @@ from torch import nn
 from transformers import PreTrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
 
+from .padding import left_align
 from .sequence_classification import sequence_classification_loss, set_auto_map, validate_label_config
 from .word_embedding import WordEmbedding, validate_embedding_mode
 
@@ -53,12 +54,6 @@ class DPCNNConfig(PreTrainedConfig):
             raise ValueError("num_filters, embedding_dim and vocab_size must be >= 1 and num_blocks >= 0.")
         validate_label_config(self)
         set_auto_map(self, __name__, "DPCNNModel", "DPCNNForSequenceClassification")
-
-
-def left_align(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Move each row's real tokens to the front (order kept), so left padding becomes right padding."""
-    order = torch.sort((attention_mask == 0).to(torch.int8), dim=1, stable=True).indices
-    return input_ids.gather(1, order), attention_mask.gather(1, order)
 
 
 def length_mask(lengths: torch.Tensor, seq_len: int) -> torch.Tensor:
