@@ -221,7 +221,8 @@ def load_texts(source: str | os.PathLike, text_column: str = "text") -> list[str
     A table needs a text on every row (one prediction per input row): blank texts are an error
     here, not dropped as in training data.
     """
-    role, where = "input", "the input"
+    role = "input file"
+    where = f"the {role}"
     path = check_data_path(source, role, INPUT_EXTENSIONS)
     if path.suffix.lower() == ".txt":
         check_utf8(path, role)
@@ -234,7 +235,7 @@ def load_texts(source: str | os.PathLike, text_column: str = "text") -> list[str
     if text.null_count:
         first = int(np.flatnonzero(~text.is_valid().to_numpy(zero_copy_only=False))[0]) + 1
         raise DataError(
-            f"the input has {text.null_count} row(s) with no text in column '{text_column}' (first at row {first}); "
+            f"{where} has {text.null_count} row(s) with no text in column '{text_column}' (first at row {first}); "
             "every row needs a text to classify"
         )
     return text.to_pylist()

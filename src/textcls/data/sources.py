@@ -8,6 +8,7 @@ Every local data file, for every command (train, evaluate, predict), goes throug
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import logging
 import os
@@ -106,11 +107,23 @@ def _has_content(path: Path) -> bool:
     return False
 
 
+@contextlib.contextmanager
+def _parser_log_muted():
+    """datasets' json builder logs the parser's error before raising it; the one line below says it."""
+    json_logger = logging.getLogger("datasets.packaged_modules.json.json")
+    was_disabled = json_logger.disabled
+    json_logger.disabled = True
+    try:
+        yield
+    finally:
+        json_logger.disabled = was_disabled
+
+
 def check_data_path(path: str | os.PathLike, role: str, extensions: Sequence[str] = tuple(SUPPORTED_EXTENSIONS)) -> Path:
     """The path names an existing file with one of `extensions`; -> the path, `~` expanded."""
     p = Path(path).expanduser()
     if not p.exists():
-        raise DataError(f"{role} '{p}' not found (that path does not exist); check the path")
+        raise DataError(f"{role} '{p}' not found; check the path")
     if p.is_dir():
         raise DataError(f"{role} '{p}' is a folder; pass a data file ({', '.join(extensions)})")
     ext = p.suffix.lower()
@@ -151,7 +164,8 @@ def load_data_file(path: str | os.PathLike, role: str, extensions: Sequence[str]
     elif ext in (".json", ".jsonl"):
         check_utf8(p, role)
     try:
-        ds = datasets.load_dataset(SUPPORTED_EXTENSIONS[ext], data_files={"train": str(p)}, split="train", **kwargs)
+        with _parser_log_muted():
+            ds = datasets.load_dataset(SUPPORTED_EXTENSIONS[ext], data_files={"train": str(p)}, split="train", **kwargs)
     except Exception as exc:  # the parsers raise many types; all mean "this file is malformed"
         if "corresponds to no data" in str(exc):  # e.g. a JSON file holding []
             raise DataError(f"{role} '{p}' has no data rows; add records") from exc
