@@ -91,8 +91,8 @@ TRAIN_CASES = {
 OTHER_CASES = {
     "predict: no config": (["predict", "--model", "{d}/no_config", "{d}/texts.txt"], "has no config.json"),
     "predict: corrupt weights": (["predict", "--model", "{d}/truncated", "{d}/texts.txt"], "truncated or corrupt"),
-    "predict: missing input": (["predict", "--model", "{d}/trained", "{d}/nope.txt"], "does not exist"),
-    "predict: no text column": (["predict", "--model", "{d}/trained", "{d}/body.csv"], "has no column 'text'"),
+    "predict: missing input": (["predict", "--model", "{d}/trained", "{d}/nope.txt"], "nope.txt' not found; check the path"),
+    "predict: no text column": (["predict", "--model", "{d}/trained", "{d}/body.csv"], "column(s) 'text' not in the input file"),
     "evaluate: unknown label": (["evaluate", "--model", "{d}/trained", "--test_file", "{d}/unseen.csv"], "neutral"),
     "evaluate: corrupt weights": (["evaluate", "--model", "{d}/truncated", "--test_file", "{d}/good.csv"],
                                   "truncated or corrupt"),

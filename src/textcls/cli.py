@@ -11,47 +11,17 @@ import csv
 import json
 import os
 import sys
-from pathlib import Path
 
 from .errors import TextclsError, TrainingInterrupted
 
-TEXT_FORMATS = (".txt", ".csv", ".tsv", ".json", ".jsonl", ".parquet")
-
 
 def read_texts(source: str, text_column: str) -> list[str]:
-    """Texts from a file (.txt: one per line, blank lines skipped; tables: `text_column`) or '-' for stdin."""
+    """Texts from '-' (stdin, one per line, blank lines skipped) or a file, read as train/evaluate read theirs."""
     if source == "-":
         return [line.rstrip("\n") for line in sys.stdin if line.strip()]
-    path = Path(source)
-    if not path.is_file():
-        raise TextclsError(f"Input file {source} does not exist.")
-    suffix = path.suffix.lower()
-    if suffix not in TEXT_FORMATS:
-        raise TextclsError(f"Cannot read {source}: use one of {', '.join(TEXT_FORMATS)} (or '-' for stdin).")
-    try:
-        if suffix == ".txt":
-            return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        import pandas as pd
+    from .data import load_texts
 
-        readers = {
-            ".csv": lambda: pd.read_csv(path, dtype=str, keep_default_na=False),
-            ".tsv": lambda: pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False),
-            ".json": lambda: pd.read_json(path, dtype=False),
-            ".jsonl": lambda: pd.read_json(path, lines=True, dtype=False),
-            ".parquet": lambda: pd.read_parquet(path),
-        }
-        table = readers[suffix]()
-    except UnicodeDecodeError:
-        raise TextclsError(f"{source} is not UTF-8 text: re-save it as UTF-8.") from None
-    except ValueError as error:
-        raise TextclsError(f"Cannot parse {source}: {str(error).splitlines()[0]}") from None
-    if text_column not in table.columns:
-        raise TextclsError(f"{source} has no column {text_column!r}; columns: {', '.join(map(str, table.columns))}.")
-    texts = table[text_column].tolist()
-    empty = [i + 1 for i, text in enumerate(texts) if not isinstance(text, str) or not text.strip()]
-    if empty:
-        raise TextclsError(f"{source}: {len(empty)} empty text(s) in column {text_column!r} (first at row {empty[0]}).")
-    return texts
+    return load_texts(source, text_column)
 
 
 def write_predictions(texts, predictions, output: str | None, output_format: str) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import resources
 from ..errors import DataError
-from .loading import stratified_split_indices
+from .splits import stratified_split_indices
 
 logger = logging.getLogger(__name__)
 
