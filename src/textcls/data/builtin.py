@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from .. import resources
+from ..atomic import atomic_dir
 from ..errors import DataError
 from .splits import stratified_split_indices
 
@@ -166,7 +167,7 @@ def load_builtin_dataset(name: str, seed: int = DEFAULT_SPLIT_SEED):
             if not (path / "dataset_dict.json").is_file():
                 start = time.perf_counter()
                 dd = _PREPARERS[name](seed)
-                with resources.atomic_dir(path) as tmp, _quiet_progress():
+                with atomic_dir(path) as tmp, _quiet_progress():
                     dd.save_to_disk(str(tmp))
                 logger.info("textcls: prepared %s in %.1f s (cached at %s)", name, time.perf_counter() - start, path)
     return datasets.load_from_disk(str(path))
