@@ -32,6 +32,20 @@ def check_checkpoint_folder(path: str, gguf_file: str | None = None) -> None:
         raise CheckpointError(f"{path} has a config.json but no weights (model.safetensors): re-save the model.")
 
 
+# Any one of these lets AutoTokenizer load a tokenizer from a folder.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "tokenizer.model", "spiece.model")
+
+
+def check_tokenizer_files(path: str) -> None:
+    """A local model folder without tokenizer files: one line, not the loader's guess about sentencepiece."""
+    folder = Path(path)
+    if folder.is_dir() and not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise CheckpointError(
+            f"{path} has no tokenizer files (tokenizer.json, tokenizer_config.json): save the tokenizer into the "
+            "model folder too (tokenizer.save_pretrained)."
+        )
+
+
 @contextmanager
 def checkpoint_errors(path: str, gguf_file: str | None = None) -> Iterator[None]:
     """Re-raise loader failures for the checkpoint at `path` as one-line `CheckpointError`s."""

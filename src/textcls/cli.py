@@ -47,7 +47,12 @@ def write_predictions(texts, predictions, output: str | None, output_format: str
 
 def command_predict(args) -> None:
     from .inference import label_predictions, load_checkpoint, predict_logits
+    from .run_folder import check_writable_file
+    from .validation import check_inference_arguments
 
+    check_inference_arguments(args)
+    if args.output:  # before the (slow) predictions, not after them
+        check_writable_file(Path(args.output), "--output")
     texts = read_texts(args.input, args.text_column)
     if not texts:
         raise TextclsError(f"No texts to classify in {args.input}.")
@@ -60,7 +65,12 @@ def command_predict(args) -> None:
 def command_evaluate(args) -> None:
     from .evaluation import evaluate_checkpoint
     from .reporting import format_metrics_table
+    from .run_folder import check_writable_folder
+    from .validation import check_inference_arguments
 
+    check_inference_arguments(args)
+    if args.output_dir:
+        check_writable_folder(Path(args.output_dir), "--output_dir")
     metrics = evaluate_checkpoint(
         args.model,
         split=args.split,
@@ -127,16 +137,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MAX_ERROR_LENGTH = 300  # one line that fits a terminal or two; our messages are written to stay under it
+
+
+def print_error(message: str) -> None:
+    line = " ".join(message.split())
+    if len(line) > MAX_ERROR_LENGTH:
+        line = line[: MAX_ERROR_LENGTH - 4] + " ..."
+    print(f"textcls: error: {line}", file=sys.stderr)
+
+
 def run_reporting_errors(function, debug: bool) -> int:
-    """Run `function`; a TextclsError becomes one line on stderr and exit code 2."""
+    """Run `function`; a TextclsError, or an OSError about a file, becomes one line on stderr and exit code 2."""
     try:
         function()
     except TextclsError as error:
         if debug:
             raise
-        print(f"textcls: error: {error}", file=sys.stderr)
+        print_error(str(error))
         # 130 is the shell's code for "ended by Ctrl-C"; the message says how to resume.
         return 130 if isinstance(error, TrainingInterrupted) else 2
+    except OSError as error:
+        # The OS refused a file the up-front checks could not foresee (permissions, a full disk): name it.
+        if debug or error.filename is None:
+            raise
+        print_error(f"{error.filename}: {error.strerror or error}")
+        return 2
     return 0
 
 

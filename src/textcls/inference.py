@@ -15,13 +15,14 @@ from scipy.special import expit, softmax
 from tqdm.auto import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from .checkpoints import checkpoint_errors
+from .checkpoints import check_tokenizer_files, checkpoint_errors
 from .models.sequence_classification import MULTI_LABEL, REGRESSION
 
 
 def load_checkpoint(path: str, trust_remote_code: bool = False, device: str | None = None):
     """Model (eval mode) and tokenizer from a local checkpoint folder or a Hub id, with clear errors."""
     with checkpoint_errors(path):
+        check_tokenizer_files(path)
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
         model = AutoModelForSequenceClassification.from_pretrained(path, trust_remote_code=trust_remote_code)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -8,6 +8,7 @@ parse arguments -> load data -> build tokenizer and model (+ LoRA) -> tokenize -
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -37,7 +38,6 @@ from transformers import (
     set_seed,
 )
 from transformers.trainer_pt_utils import LengthGroupedSampler
-from transformers.trainer_utils import get_last_checkpoint
 
 from .data import BUILTIN_DATASETS, TextClassificationData, load_text_classification_data
 from .embeddings import PRETRAINED_EMBEDDINGS
@@ -48,6 +48,8 @@ from .model_card import write_model_card
 from .models.sequence_classification import MULTI_LABEL, REGRESSION, SINGLE_LABEL
 from .models.word_embedding import EMBEDDING_MODES
 from .reporting import format_metrics_table, save_confusion_matrix
+from .run_folder import check_output_dir, claim_output_dir, run_fingerprint
+from .validation import check_arguments, check_labels, framework_errors
 from .tokenization import TOKENIZER_LEVELS
 
 logger = logging.getLogger(__name__)
@@ -171,7 +173,8 @@ class RunArguments:
     )
     overwrite_output_dir: bool = field(
         default=False,
-        metadata={"help": "Start afresh in an output_dir that holds a finished or unfinished run (it is emptied)."},
+        metadata={"help": "Start afresh in an output_dir that holds a finished or unfinished run (its files are "
+                  "removed once the arguments, data and model are checked; see README 'When things go wrong')."},
     )
 
 
@@ -215,6 +218,7 @@ def parse_args(
         raise TextclsError(f"Unknown argument(s) {' '.join(unknown)}: see --help for the flags that exist.")
     if data_args.dataset is None and data_args.train_file is None:
         data_args.dataset = "movie-snippets"
+    check_arguments(model_args, data_args, run_args, training_args)
     return model_args, data_args, run_args, training_args
 
 
@@ -391,45 +395,43 @@ def save_final_model(model, tokenizer, output_dir: Path):
     return model
 
 
-def prepare_output_dir(output_dir: Path, overwrite: bool, may_delete: bool) -> str | None:
-    """Refuse a finished run, empty the folder on request, or return the checkpoint to resume from."""
-    if overwrite and may_delete and output_dir.is_dir():
-        shutil.rmtree(output_dir)
-    if not output_dir.is_dir():
-        return None
-    if (output_dir / "all_results.json").exists():
-        raise TextclsError(
-            f"{output_dir} already holds a finished run: pass --overwrite_output_dir or another --output_dir."
-        )
-    last_checkpoint = get_last_checkpoint(str(output_dir))
-    if last_checkpoint:
-        logger.info("Resuming from %s", last_checkpoint)
-    return last_checkpoint
-
-
 def run(argv: list[str] | None = None) -> dict[str, float]:
+    with contextlib.ExitStack() as held:  # the output_dir lock, taken in `train`, is released however it ends
+        return train(argv, held)
+
+
+def train(argv: list[str] | None, held: contextlib.ExitStack) -> dict[str, float]:
     model_args, data_args, run_args, training_args = parse_args(argv)
     transformers.utils.logging.set_verbosity_warning()
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     datasets.utils.logging.set_verbosity_warning()
 
     output_dir = Path(training_args.output_dir)
-    # Rank 0 first: it alone empties the folder, and the other ranks then see the same state.
-    with training_args.main_process_first(desc="checking output_dir"):
-        last_checkpoint = prepare_output_dir(output_dir, run_args.overwrite_output_dir, training_args.should_save)
+    check_output_dir(output_dir, run_args.overwrite_output_dir)  # read-only: the folder is claimed further down
 
     set_seed(training_args.seed)
     with training_args.main_process_first(desc="loading data"):
         data = load_data(data_args)
+    check_labels(data)
     if training_args.metric_for_best_model == "accuracy" and data.problem_type in BEST_MODEL_METRIC:
         training_args.metric_for_best_model = BEST_MODEL_METRIC[data.problem_type]
         training_args.greater_is_better = data.problem_type != REGRESSION
     family = get_family(model_args.model_type)
     max_seq_length = data_args.max_seq_length or family.max_seq_length
-    tokenizer, model = family.build(family, model_args, data, max_seq_length)
-    if model_args.use_lora:
-        model = apply_lora(model, model_args)
-        model.print_trainable_parameters()
+    with framework_errors("build the model"):
+        tokenizer, model = family.build(family, model_args, data, max_seq_length)
+        if model_args.use_lora:
+            model = apply_lora(model, model_args)
+            model.print_trainable_parameters()
+
+    # Arguments, data and model are checked: only now is output_dir locked, emptied or resumed from.
+    # Rank 0 first: it alone locks and removes files, and the other ranks then see the same state.
+    with training_args.main_process_first(desc="claiming output_dir"):
+        inputs = [data_args.train_file, data_args.validation_file, data_args.test_file, data_args.dataset,
+                  model_args.model_name_or_path]
+        last_checkpoint = claim_output_dir(output_dir, run_args.overwrite_output_dir,
+                                           run_fingerprint(model_args, data, max_seq_length), inputs, held,
+                                           is_main=training_args.should_save)
 
     with training_args.main_process_first(desc="tokenizing"):
         tokenized = tokenize_splits(data.dataset, tokenizer, max_seq_length)
