@@ -1,7 +1,9 @@
 """Bad input gets one clear line and no partial model; interrupted runs resume; runs are deterministic."""
 
+import hashlib
 import json
 import os
+import shutil
 import re
 import subprocess
 import sys
@@ -12,6 +14,7 @@ import transformers
 from test_training import REPO, file_args, synthetic_rows, write_csv
 
 from textcls.cli import main as cli_main
+from textcls.run_folder import HOLDER_FILE, LOCK_FILE
 
 TINY = ["--embedding_dim", "16", "--num_filters", "8", "--per_device_train_batch_size", "16",
         "--disable_tqdm", "true", "--num_train_epochs", "2"]
@@ -35,6 +38,20 @@ def bad_inputs(tmp_path_factory):
     (folder / "no_label.csv").write_text("text,label\nhello,positive\nworld,\nfoo,negative\n")
     (folder / "mixed.jsonl").write_text('{"text": "a", "label": "x"}\n{"text": "b", "label": 3}\n')
     (folder / "texts.txt").write_text("a good film\n")
+    write_csv(folder / "other_rows.csv", synthetic_rows(40, 5))  # the same labels, other texts
+    write_csv(folder / "one_class.csv", [{**r, "label": "positive"} for r in rows])
+    scores = [{"text": r["text"], "label": 0.25 * (i % 7)} for i, r in enumerate(rows)]
+    write_csv(folder / "scores.csv", scores)
+    write_csv(folder / "scores_inf.csv", [{**r, "label": "inf" if i == 3 else r["label"]} for i, r in enumerate(scores)])
+    # pandas' default DataFrame.to_json: {"text": {"0": ..., "1": ...}, "label": {...}}
+    columns = {key: {str(i): r[key] for i, r in enumerate(rows)} for key in ("text", "label")}
+    (folder / "columns.json").write_text(json.dumps(columns))
+    (folder / "unreadable.csv").write_bytes((folder / "good.csv").read_bytes())
+    (folder / "unreadable.csv").chmod(0)
+    (folder / "read_only").mkdir()
+    (folder / "read_only").chmod(0o555)
+    (folder / "user_folder").mkdir()
+    (folder / "user_folder" / "notes.txt").write_text("not a textcls run\n")
     transformers.GPT2LMHeadModel(transformers.GPT2Config(n_layer=1, n_embd=8, n_head=2, vocab_size=50)).save_pretrained(
         folder / "gpt2"
     )
@@ -49,7 +66,37 @@ def bad_inputs(tmp_path_factory):
         if item.is_file():
             data = item.read_bytes()
             (truncated / item.name).write_bytes(data[: len(data) // 2] if item.name == "model.safetensors" else data)
+    shutil.copytree(trained, folder / "no_tokenizer", ignore=shutil.ignore_patterns("tokenizer*"))
+    # A run that stopped after its last checkpoint: it has checkpoints and no all_results.json.
+    shutil.copytree(trained, folder / "unfinished")
+    (folder / "unfinished" / "all_results.json").unlink()
+    shutil.copytree(trained, folder / "data_in_run")  # a previous run, with the user's data file in its folder
+    write_csv(folder / "data_in_run" / "train.csv", rows)
     return folder
+
+
+def checksums(folder):
+    """Every file under `folder` and its sha256, except the lock a run takes (our own bookkeeping)."""
+
+    def sha256(path):
+        try:
+            return hashlib.sha256(path.read_bytes()).hexdigest()
+        except PermissionError:  # unreadable.csv, for a user without root rights
+            return "unreadable"
+
+    return {str(path.relative_to(folder)): sha256(path) for path in sorted(Path(folder).rglob("*"))
+            if path.is_file() and path.name not in (LOCK_FILE, HOLDER_FILE)}
+
+
+# Cases about file permissions, which root does not have: as root, os.access answers from the permission bits.
+PERMISSION_CASES = {"unreadable train file", "output_dir not writable"}
+
+
+def access_from_permission_bits(path, mode, **kwargs):
+    """os.access as for the files' owner without root rights (the test's files are all its own)."""
+    bits = os.stat(path).st_mode
+    needed = (0o400 if mode & os.R_OK else 0) | (0o200 if mode & os.W_OK else 0) | (0o100 if mode & os.X_OK else 0)
+    return bits & needed == needed
 
 
 # (arguments after the command, with {d} the folder above) -> a part of the one-line message
@@ -87,6 +134,57 @@ TRAIN_CASES = {
                                    "match nothing in this textcnn model; module names that exist:"),
     "unknown flag": (["--learning_rat", "0.1"], "Unknown argument(s) --learning_rat 0.1"),  # no prefix matching
     "conflicting trainer flags": (["--eval_strategy", "no"], "Invalid arguments:"),
+    # Values only torch, transformers or peft would check, late and with a traceback.
+    "batch size 0": (["--train_file", "{d}/good.csv", "--per_device_train_batch_size", "0"],
+                     "--per_device_train_batch_size 0 is not valid: use a whole number of at least 1"),
+    "eval batch size 0": (["--train_file", "{d}/good.csv", "--per_device_eval_batch_size", "0"],
+                          "--per_device_eval_batch_size 0 is not valid"),
+    "negative learning rate": (["--train_file", "{d}/good.csv", "--learning_rate", "-0.1"],
+                               "--learning_rate -0.1 is not valid: use a number greater than 0"),
+    "lora_r 0": (["--train_file", "{d}/good.csv", "--use_lora", "--lora_r", "0"], "--lora_r 0 is not valid"),
+    "dropout over 1": (["--train_file", "{d}/good.csv", "--dropout", "2"],
+                       "--dropout 2.0 is not valid: use a number from 0 up to (not including) 1"),
+    "kernel size 0": (["--train_file", "{d}/good.csv", "--kernel_sizes", "0", "3"], "--kernel_sizes 0 is not valid"),
+    "zero epochs": (["--train_file", "{d}/good.csv", "--num_train_epochs", "0"],
+                    "--num_train_epochs 0 trains for zero steps"),
+    "zero max_steps": (["--train_file", "{d}/good.csv", "--max_steps", "0"], "--max_steps 0 trains for zero steps"),
+    # Labels, checked in every split before training.
+    "one class": (["--train_file", "{d}/one_class.csv"],
+                  "the labels have only one class ('positive'): classification needs at least two classes"),
+    "infinite regression label": (["--train_file", "{d}/scores_inf.csv"],
+                                  "split has 1 regression label(s) that are not finite numbers (e.g. inf)"),
+    "infinite regression label in test only": (["--train_file", "{d}/scores.csv", "--test_file", "{d}/scores_inf.csv"],
+                                               "the test split has 1 regression label(s) that are not finite"),
+    "column-oriented json": (["--train_file", "{d}/columns.json"],
+                             'write a list of records, [{{"text": ..., "label": ...}}, ...], or JSON lines'),
+    # Paths.
+    "unreadable train file": (["--train_file", "{d}/unreadable.csv"],
+                              "--train_file {d}/unreadable.csv cannot be read: no read permission"),
+    "output_dir is a file": (["--train_file", "{d}/good.csv", "--output_dir", "{d}/good.csv"],
+                             "--output_dir {d}/good.csv is a file"),
+    "output_dir under a file": (["--train_file", "{d}/good.csv", "--output_dir", "{d}/good.csv/run"],
+                                "cannot be created: {d}/good.csv is a file"),
+    "output_dir not writable": (["--train_file", "{d}/good.csv", "--output_dir", "{d}/read_only/run"],
+                                "cannot be written: no write permission on {d}/read_only"),
+    # The output folder: finished runs, --overwrite_output_dir, resume.
+    "finished run": (["--train_file", "{d}/good.csv", "--output_dir", "{d}/trained"],
+                     "{d}/trained already holds a finished run: pass --overwrite_output_dir or another --output_dir"),
+    "overwrite, typo in train_file": (["--train_file", "{d}/typo.csv", "--output_dir", "{d}/trained",
+                                       "--overwrite_output_dir"], "train_file '{d}/typo.csv' not found"),
+    "overwrite, bad model flag": (["--train_file", "{d}/good.csv", "--output_dir", "{d}/trained",
+                                   "--overwrite_output_dir", "--max_seq_length", "3"], "--max_seq_length 3 is shorter"),
+    "overwrite, bad test labels": (["--train_file", "{d}/good.csv", "--test_file", "{d}/unseen.csv", "--output_dir",
+                                    "{d}/trained", "--overwrite_output_dir"], "neutral"),
+    "overwrite, data in output_dir": (["--train_file", "{d}/data_in_run/train.csv", "--validation_file", "{d}/typo.csv",
+                                       "--output_dir", "{d}/data_in_run", "--overwrite_output_dir"], "not found"),
+    "overwrite a folder that is not a run": (["--train_file", "{d}/good.csv", "--output_dir", "{d}/user_folder",
+                                              "--overwrite_output_dir"],
+                                             "--overwrite_output_dir refused: {d}/user_folder does not look like a textcls run"),
+    "resume after the data changed": (["--train_file", "{d}/other_rows.csv", "--output_dir", "{d}/unfinished"],
+                                      "Cannot resume from {d}/unfinished/checkpoint-6: the training or validation data "
+                                      "changed. Pass --overwrite_output_dir to start again, or choose another --output_dir"),
+    "resume after a model flag changed": (["--train_file", "{d}/good.csv", "--output_dir", "{d}/unfinished",
+                                           "--embedding_dim", "32"], "--embedding_dim was 16, now 32"),
 }
 OTHER_CASES = {
     "predict: no config": (["predict", "--model", "{d}/no_config", "{d}/texts.txt"], "has no config.json"),
@@ -96,6 +194,18 @@ OTHER_CASES = {
     "evaluate: unknown label": (["evaluate", "--model", "{d}/trained", "--test_file", "{d}/unseen.csv"], "neutral"),
     "evaluate: corrupt weights": (["evaluate", "--model", "{d}/truncated", "--test_file", "{d}/good.csv"],
                                   "truncated or corrupt"),
+    "predict: batch size 0": (["predict", "--model", "{d}/trained", "{d}/texts.txt", "--batch_size", "0"],
+                              "--batch_size 0 is not valid"),
+    "predict: output into a missing folder": (["predict", "--model", "{d}/trained", "{d}/texts.txt", "-o",
+                                               "{d}/no_such_folder/out.csv"],
+                                              "--output {d}/no_such_folder/out.csv: the folder {d}/no_such_folder does "
+                                              "not exist"),
+    "predict: no tokenizer files": (["predict", "--model", "{d}/no_tokenizer", "{d}/texts.txt"],
+                                    "{d}/no_tokenizer has no tokenizer files"),
+    "evaluate: no tokenizer files": (["evaluate", "--model", "{d}/no_tokenizer", "--test_file", "{d}/good.csv"],
+                                     "{d}/no_tokenizer has no tokenizer files"),
+    "evaluate: output_dir is a file": (["evaluate", "--model", "{d}/trained", "--test_file", "{d}/good.csv",
+                                        "--output_dir", "{d}/good.csv"], "--output_dir {d}/good.csv is a file"),
 }
 
 
@@ -104,20 +214,25 @@ def run_cli(argv, capsys):
     return code, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("case", list(TRAIN_CASES) + list(OTHER_CASES))
-def test_bad_input_is_one_clear_line_and_writes_no_model(case, bad_inputs, tmp_path, capsys):
+@pytest.mark.parametrize("case", [*TRAIN_CASES, *OTHER_CASES])
+def test_bad_input_is_one_clear_line_and_writes_no_model(case, bad_inputs, tmp_path, capsys, monkeypatch):
     args, expected = TRAIN_CASES.get(case) or OTHER_CASES[case]
     argv = [a.format(d=bad_inputs) for a in args]
     output_dir = tmp_path / "out"
-    if case in TRAIN_CASES:
-        argv = ["train", *argv, *TINY, "--output_dir", str(output_dir)]
+    if case in TRAIN_CASES:  # the case's flags last: they win over TINY's and the default --output_dir
+        argv = ["train", *TINY, "--output_dir", str(output_dir), *argv]
+    before = checksums(bad_inputs)
+    if case in PERMISSION_CASES and os.geteuid() == 0:
+        monkeypatch.setattr(os, "access", access_from_permission_bits)
     code, err = run_cli(argv, capsys)
     assert code == 2
     error_lines = [line for line in err.splitlines() if line.startswith("textcls: error:")]
     assert len(error_lines) == 1, err
     assert expected.format(d=bad_inputs) in error_lines[0]
+    assert len(error_lines[0]) <= 300
     assert "Traceback" not in err
-    assert not (output_dir / "config.json").exists() and not (output_dir / "model.safetensors").exists()
+    assert not output_dir.exists()  # nothing written, not even an empty folder
+    assert checksums(bad_inputs) == before  # the previous model, data files, the user's files: all untouched
 
 
 def test_debug_shows_the_traceback(bad_inputs, capsys):

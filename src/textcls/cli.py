@@ -137,14 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-MAX_ERROR_LENGTH = 300  # one line that fits a terminal or two; our messages are written to stay under it
+MAX_ERROR_LINE = 300  # fits a terminal or two; our messages are written to stay under it, this is the backstop
 
 
 def print_error(message: str) -> None:
-    line = " ".join(message.split())
-    if len(line) > MAX_ERROR_LENGTH:
-        line = line[: MAX_ERROR_LENGTH - 4] + " ..."
-    print(f"textcls: error: {line}", file=sys.stderr)
+    line = "textcls: error: " + " ".join(message.split())
+    print(line if len(line) <= MAX_ERROR_LINE else line[: MAX_ERROR_LINE - 4] + " ...", file=sys.stderr)
 
 
 def run_reporting_errors(function, debug: bool) -> int:

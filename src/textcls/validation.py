@@ -10,6 +10,7 @@ up-front check covers.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -56,12 +57,16 @@ def _check_flags(values, rules: dict) -> None:
 
 
 def check_arguments(model_args, data_args, run_args, training_args) -> None:
-    """Raise one line for the first flag whose value cannot work; nothing is read or written before."""
+    """Raise one line for the first flag whose value cannot work (or file that cannot be read), before any work."""
     _check_flags(model_args, _MODEL_FLAGS)
     for size in model_args.kernel_sizes or ():
         if size < 1:
             raise TextclsError(f"--kernel_sizes {size} is not valid: use widths of at least 1, e.g. 3 4 5.")
     _check_flags(data_args, _DATA_FLAGS)
+    for flag in ("train_file", "validation_file", "test_file", "dataset"):
+        path = getattr(data_args, flag)
+        if path and os.path.isfile(path) and not os.access(path, os.R_OK):
+            raise DataError(f"--{flag} {path} cannot be read: no read permission; fix it with chmod u+r.")
     _check_flags(run_args, _RUN_FLAGS)
     _check_flags(training_args, _TRAINING_FLAGS)
     # The Trainer counts --max_steps only when it is > 0; its default is -1, so 0 was typed on purpose.
