@@ -3,10 +3,11 @@
 import hashlib
 import json
 import os
-import shutil
 import re
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -360,3 +361,106 @@ def test_final_model_is_moved_into_place_config_last(tmp_path, monkeypatch):
         training.save_final_model(model, tokenizer, tmp_path)
     assert moved[-1] == "config.json" and "model.safetensors" in moved
     assert not (tmp_path / "config.json").exists()
+
+
+# ---- the output folder: unfinished checkpoints, one run at a time, a safe overwrite -------------
+
+
+def test_unfinished_checkpoint_is_skipped_and_the_same_command_resumes(resumable_args, uninterrupted, tmp_path, caplog):
+    args = [*resumable_args, "--output_dir", str(tmp_path / "run")]
+    killed = run_with_signal("SIGKILL", 12, args, tmp_path)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    # As if the kill had come while the Trainer wrote checkpoint-12: trainer_state.json is written last.
+    (tmp_path / "run" / "checkpoint-12" / "trainer_state.json").unlink()
+    killed_pid = json.loads((tmp_path / "run" / HOLDER_FILE).read_text())["pid"]  # it never released its lock
+
+    assert cli_main(["train", *args]) == 0  # the very same command
+    assert "Skipping checkpoint-12: the Trainer did not finish writing it" in caplog.text
+    assert re.search(r"Resuming from \S*checkpoint-8\b", caplog.text)
+    assert f"Taking over {tmp_path / 'run'} from a run that ended without releasing it (pid {killed_pid} on" in caplog.text
+    assert final_metrics(tmp_path / "run") == uninterrupted
+
+
+PAUSED_RUN = """
+import pathlib, sys, time
+from transformers import TrainerCallback
+import textcls.training as training
+from textcls.cli import main
+
+go, paused = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+
+class Pause(TrainerCallback):
+    # holds the output folder, mid-training, until the test says go
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == 1:
+            paused.touch()
+            for _ in range(3000):
+                if go.exists():
+                    break
+                time.sleep(0.1)
+
+original_init = training.TextclsTrainer.__init__
+def init_with_pause(self, *args, **kwargs):
+    original_init(self, *args, **kwargs)
+    self.add_callback(Pause())
+training.TextclsTrainer.__init__ = init_with_pause
+sys.exit(main(["train", *sys.argv[3:]]))
+"""
+
+
+def test_a_second_run_on_the_same_folder_is_refused(resumable_args, tmp_path, capsys):
+    output_dir = tmp_path / "run"
+    args = [*resumable_args, "--num_train_epochs", "1", "--output_dir", str(output_dir)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    first = subprocess.Popen([sys.executable, "-c", PAUSED_RUN, str(tmp_path / "go"), str(tmp_path / "paused"), *args],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    try:
+        for _ in range(3000):
+            if (tmp_path / "paused").exists() or first.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert first.poll() is None, first.communicate()[1][-2000:]
+        before = checksums(output_dir)
+
+        code, err = run_cli(["train", *args], capsys)  # the same command, while the first one trains
+        assert code == 2
+        assert f"textcls: error: --output_dir {output_dir} is in use by another textcls run (pid {first.pid} on " in err
+        assert "wait for it to end, or choose another --output_dir" in err
+        assert checksums(output_dir) == before
+    finally:
+        (tmp_path / "go").touch()
+        out, err = first.communicate(timeout=600)
+    assert first.returncode == 0, err[-2000:]
+    assert (output_dir / "all_results.json").exists() and (output_dir / "config.json").exists()
+    assert not (output_dir / HOLDER_FILE).exists()  # released
+
+
+def test_overwrite_that_fails_keeps_the_previous_model_and_one_that_works_removes_only_run_files(
+    bad_inputs, tmp_path, capsys
+):
+    from textcls.inference import label_predictions, load_checkpoint, predict_logits
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(bad_inputs / "trained", run_dir)
+    (run_dir / "notes.txt").write_text("the user's own notes\n")
+    data = write_csv(run_dir / "train.csv", synthetic_rows(40, 3))  # read by the run: never removed
+    before = checksums(run_dir)
+    overwrite = ["train", *TINY, "--output_dir", str(run_dir), "--overwrite_output_dir", "--train_file", data]
+
+    code, err = run_cli([*overwrite, "--test_file", str(bad_inputs / "unseen.csv")], capsys)  # fails on the test split
+    assert code == 2 and "neutral" in err
+    assert checksums(run_dir) == before
+    model, tokenizer = load_checkpoint(str(run_dir))
+    [prediction] = label_predictions(model, predict_logits(model, tokenizer, ["a great and lovely film"]))
+    assert prediction["label"] in ("positive", "negative")
+
+    old_checkpoints = sorted(p.name for p in run_dir.glob("checkpoint-*"))
+    assert old_checkpoints
+    code, err = run_cli([*overwrite, "--num_train_epochs", "1", "--save_strategy", "no",
+                         "--load_best_model_at_end", "false"], capsys)
+    assert code == 0, err
+    assert not list(run_dir.glob("checkpoint-*"))  # the previous run's checkpoints are gone
+    after = checksums(run_dir)
+    assert after["notes.txt"] == before["notes.txt"] and after["train.csv"] == before["train.csv"]
+    assert after["model.safetensors"] != before["model.safetensors"]
+    assert json.loads((run_dir / "all_results.json").read_text())["epoch"] == 1.0
