@@ -313,15 +313,23 @@ def run_with_signal(signal_name, at_step, args, tmp_path):
                           capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
 
 
-def test_killed_run_resumes_to_the_same_metrics(resumable_args, uninterrupted, tmp_path):
+def test_killed_run_resumes_to_the_same_metrics(resumable_args, uninterrupted, tmp_path, caplog):
+    """Also: a newer checkpoint the Trainer did not finish writing is skipped, and the killed run's lock taken over."""
     args = [*resumable_args, "--output_dir", str(tmp_path / "run")]
     killed = run_with_signal("SIGKILL", 12, args, tmp_path)
     assert killed.returncode == -9, killed.stderr[-2000:]
     assert (tmp_path / "run" / "checkpoint-12").is_dir()
     assert not (tmp_path / "run" / "config.json").exists()  # no final model from a killed run
+    # As if a kill had come while the Trainer wrote checkpoint-16: trainer_state.json is what it writes last.
+    shutil.copytree(tmp_path / "run" / "checkpoint-12", tmp_path / "run" / "checkpoint-16",
+                    ignore=shutil.ignore_patterns("trainer_state.json"))
+    killed_pid = json.loads((tmp_path / "run" / HOLDER_FILE).read_text())["pid"]  # it never released its lock
 
     assert cli_main(["train", *args]) == 0  # the very same command
     assert final_metrics(tmp_path / "run") == uninterrupted
+    assert "Skipping checkpoint-16: the Trainer did not finish writing it" in caplog.text
+    assert re.search(r"Resuming from \S*checkpoint-12\b", caplog.text)
+    assert f"Taking over {tmp_path / 'run'} from a run that ended without releasing it (pid {killed_pid} on" in caplog.text
 
 
 def test_ctrl_c_saves_a_checkpoint_and_the_same_command_resumes(resumable_args, uninterrupted, tmp_path):
@@ -363,22 +371,7 @@ def test_final_model_is_moved_into_place_config_last(tmp_path, monkeypatch):
     assert not (tmp_path / "config.json").exists()
 
 
-# ---- the output folder: unfinished checkpoints, one run at a time, a safe overwrite -------------
-
-
-def test_unfinished_checkpoint_is_skipped_and_the_same_command_resumes(resumable_args, uninterrupted, tmp_path, caplog):
-    args = [*resumable_args, "--output_dir", str(tmp_path / "run")]
-    killed = run_with_signal("SIGKILL", 12, args, tmp_path)
-    assert killed.returncode == -9, killed.stderr[-2000:]
-    # As if the kill had come while the Trainer wrote checkpoint-12: trainer_state.json is written last.
-    (tmp_path / "run" / "checkpoint-12" / "trainer_state.json").unlink()
-    killed_pid = json.loads((tmp_path / "run" / HOLDER_FILE).read_text())["pid"]  # it never released its lock
-
-    assert cli_main(["train", *args]) == 0  # the very same command
-    assert "Skipping checkpoint-12: the Trainer did not finish writing it" in caplog.text
-    assert re.search(r"Resuming from \S*checkpoint-8\b", caplog.text)
-    assert f"Taking over {tmp_path / 'run'} from a run that ended without releasing it (pid {killed_pid} on" in caplog.text
-    assert final_metrics(tmp_path / "run") == uninterrupted
+# ---- the output folder: one run at a time, a safe overwrite -----------------------------------
 
 
 PAUSED_RUN = """

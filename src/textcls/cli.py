@@ -71,6 +71,8 @@ def command_evaluate(args) -> None:
     check_inference_arguments(args)
     if args.output_dir:
         check_writable_folder(Path(args.output_dir), "--output_dir")
+    elif os.path.isdir(args.model):  # the results go next to the checkpoint
+        check_writable_folder(Path(args.model), "--model")
     metrics = evaluate_checkpoint(
         args.model,
         split=args.split,
