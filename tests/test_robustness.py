@@ -135,6 +135,9 @@ TRAIN_CASES = {
                                    "match nothing in this textcnn model; module names that exist:"),
     "unknown flag": (["--learning_rat", "0.1"], "Unknown argument(s) --learning_rat 0.1"),  # no prefix matching
     "conflicting trainer flags": (["--eval_strategy", "no"], "Invalid arguments:"),
+    "not a number": (["--num_train_epochs", "two"], "--num-train-epochs: invalid float value: 'two'"),
+    "negative number read as a flag": (["--learning_rate", "-1e-3"],
+                                       "--learning-rate: expected one argument (write a negative number as --flag=-1)"),
     # Values only torch, transformers or peft would check, late and with a traceback.
     "batch size 0": (["--train_file", "{d}/good.csv", "--per_device_train_batch_size", "0"],
                      "--per_device_train_batch_size 0 is not valid: use a whole number of at least 1"),

@@ -49,8 +49,8 @@ from .models.sequence_classification import MULTI_LABEL, REGRESSION, SINGLE_LABE
 from .models.word_embedding import EMBEDDING_MODES
 from .reporting import format_metrics_table, save_confusion_matrix
 from .run_folder import check_output_dir, claim_output_dir, run_fingerprint
-from .validation import check_arguments, check_labels, framework_errors
 from .tokenization import TOKENIZER_LEVELS
+from .validation import argparse_error, check_arguments, check_labels, framework_errors
 
 logger = logging.getLogger(__name__)
 
@@ -185,6 +185,7 @@ def parse_args(
     argv = list(sys.argv[1:] if argv is None else argv)
     # First pass: the family (and LoRA, dataset) decide the defaults of the second.
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre.error = argparse_error
     pre.add_argument("--model_type", default="textcnn")
     pre.add_argument("--use_lora", nargs="?", const="true", default="false")
     pre.add_argument("--dataset", default=None)
@@ -206,6 +207,7 @@ def parse_args(
     # No abbreviations: a misspelt flag must be an error, not silently another flag.
     parser = HfArgumentParser((ModelArguments, DataArguments, RunArguments, TrainingArguments), allow_abbrev=False)
     parser.set_defaults(**defaults)
+    parser.error = argparse_error
     try:
         model_args, data_args, run_args, training_args, unknown = parser.parse_args_into_dataclasses(
             args=argv, return_remaining_strings=True

@@ -56,6 +56,12 @@ def _check_flags(values, rules: dict) -> None:
             raise TextclsError(f"--{flag} {value} is not valid: use {expected}.")
 
 
+def argparse_error(message: str):
+    """In place of argparse's `error`, which prints the full usage (hundreds of Trainer flags) before its line."""
+    hint = " (write a negative number as --flag=-1)" if "expected one argument" in message else ""
+    raise TextclsError(f"{message}{hint}: see --help for the flags and their values.")
+
+
 def check_arguments(model_args, data_args, run_args, training_args) -> None:
     """Raise one line for the first flag whose value cannot work (or file that cannot be read), before any work."""
     _check_flags(model_args, _MODEL_FLAGS)
