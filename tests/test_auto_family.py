@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -33,6 +34,7 @@ import textcls
 from textcls.cli import main as cli_main
 from textcls.training import ModelArguments, TextclsTrainer, apply_lora, run
 
+REPO = Path(__file__).resolve().parents[1]
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 TEXTS = ["a great and lovely film", "the plot was awful and boring", "quite a story", "superb music, dreadful ending"]
 LABELS = {0: "negative", 1: "positive"}
@@ -188,6 +190,22 @@ def test_lora_defaults_per_architecture_adapt_attention_and_train_the_whole_head
     for module in head:
         assert any(f".{module}.modules_to_save.default." in name for name in trainable), (module, trainable)
     assert all("lora_" in name or ".modules_to_save." in name for name in trainable), trainable
+
+
+def test_two_cpu_ranks_train_a_transformers_checkpoint(tiny_bert, data_files, tmp_path):
+    """DDP with every weight of a transformers BERT used in each step (the recipe sets find_unused_parameters off)."""
+    output_dir = tmp_path / "ddp"
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+        str(REPO / "recipes" / "finetune.py"), "--use_cpu", "--model_type", "auto", "--model_name_or_path", tiny_bert,
+        *file_args(data_files), *FAST, "--num_train_epochs", "1", "--output_dir", str(output_dir),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    state = json.loads(next(output_dir.glob("checkpoint-*/trainer_state.json")).read_text())
+    assert state["global_step"] == 5  # 160 examples, 16 per device, 2 ranks
+    assert json.loads((output_dir / "config.json").read_text())["model_type"] == "bert"
 
 
 def test_an_architecture_without_default_lora_targets_asks_for_them():
