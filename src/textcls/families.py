@@ -225,9 +225,7 @@ def build_auto(family: Family, model_args, data: TextClassificationData, max_seq
     A checkpoint one of our pretrained families describes (a Llama) is built by that family: our Llama
     pools the last real token where transformers' does not (models/modeling_textcls_llama.py).
     """
-    path = family.resolve_checkpoint(model_args.model_name_or_path)
-    if path is None:
-        raise TextclsError("--model_type auto needs --model_name_or_path: a checkpoint folder, a Hub id or minilm-l6.")
+    path = family.resolve_checkpoint(model_args.model_name_or_path)  # default: minilm-l6
     with checkpoint_errors(path, model_args.gguf_file):
         try:
             config = AutoConfig.from_pretrained(path, gguf_file=model_args.gguf_file)
