@@ -241,7 +241,9 @@ def build_auto(family: Family, model_args, data: TextClassificationData, max_seq
             "for it: pass a text encoder or decoder checkpoint (BERT, RoBERTa, DeBERTa, ModernBERT, Llama, ...)."
         )
     with checkpoint_errors(path, model_args.gguf_file):
-        check_checkpoint_labels(path, data.num_labels, model_args.ignore_mismatched_sizes)
+        # Only a classifier has a head to fit: a base model's config may list labels it never used.
+        if any(name.endswith("ForSequenceClassification") for name in config.architectures or ()):
+            check_checkpoint_labels(path, data.num_labels, model_args.ignore_mismatched_sizes)
         tokenizer = AutoTokenizer.from_pretrained(path, gguf_file=model_args.gguf_file)
         if tokenizer.pad_token is None:  # decoders (GPT-2, ...): batches need a pad token
             if tokenizer.eos_token is None:
