@@ -338,7 +338,7 @@ def bench_inference(kind: str, quick: bool) -> dict:
     model, tokenizer = load_checkpoint(str(path), device=DEVICE)
     if DEVICE == "cuda":
         model = model.to(torch.bfloat16)
-    limit = 256 if kind == "llama" else None  # a Llama pass over 256 texts is ~13 s on the CPU (MiniLM: all 1,057 ~4 s)
+    limit = 256 if kind == "llama" else None  # a Llama pass over 256 texts is ~13 s on the CPU; the others: all 1,057
     texts = list(movie_snippets("test", 64 if quick else limit)["text"])
     batch_size = 64
     classifier = pipeline("text-classification", model=model, tokenizer=tokenizer, device=model.device)
