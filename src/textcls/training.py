@@ -83,6 +83,7 @@ class ModelArguments:
         default=None,
         metadata={
             "help": "llama: a local Llama checkpoint, a Hub id or the builtin 'smollm2-135m' (default). "
+            "auto: any sequence-classification checkpoint (folder or Hub id) or the builtin 'minilm-l6' (default). "
             "textcnn/dpcnn: a textcls checkpoint to continue from (default: a new model and tokenizer)."
         },
     )
@@ -261,9 +262,22 @@ def tokenize_splits(
 # LoRA
 
 
+def head_modules(model) -> list[str]:
+    """The classifier's modules outside its base model: the head, new for a pretrained base, trained in full.
+
+    peft's SEQ_CLS task trains and saves only modules named `classifier` or `score`; heads of other
+    names (DistilBERT's `pre_classifier`, DeBERTa's `pooler`, ModernBERT's `head`) would stay random.
+    """
+    return [
+        name
+        for name, child in model.named_children()
+        if name != model.base_model_prefix and any(True for _ in child.parameters())
+    ]
+
+
 def apply_lora(model, model_args: ModelArguments):
-    """Wrap `model` with LoRA adapters; the head (`score`/`classifier`) is trained and saved by peft's SEQ_CLS."""
-    targets = model_args.lora_target_modules or list(get_family(model_args.model_type).lora_targets)
+    """Wrap `model` with LoRA adapters; the head (`head_modules`) is trained in full and saved with the adapter."""
+    targets = model_args.lora_target_modules or get_family(model_args.model_type).default_lora_targets(model)
     module_names = [name for name, _ in model.named_modules() if name]
     # One target is a regex (peft matches it in full); several are names matched as suffixes.
     target_modules = targets[0] if len(targets) == 1 and re.search(r"[\\*\[\]|]", targets[0]) else targets
@@ -283,6 +297,7 @@ def apply_lora(model, model_args: ModelArguments):
         lora_alpha=model_args.lora_alpha,
         lora_dropout=model_args.lora_dropout,
         target_modules=target_modules,
+        modules_to_save=head_modules(model),
     )
     return get_peft_model(model, config)
 
@@ -452,8 +467,8 @@ def train(argv: list[str] | None, held: contextlib.ExitStack) -> dict[str, float
         compute_metrics=build_compute_metrics(data.problem_type),
         callbacks=callbacks,
         model_card_kwargs=dict(
-            model_type=model_args.model_type,
-            base_model=model_args.model_name_or_path if family.pretrained else None,
+            model_type=model.config.model_type,  # the checkpoint's own (auto: bert, roberta, ...)
+            base_model=(model_args.model_name_or_path or family.default_checkpoint) if family.pretrained else None,
             dataset_name=data_args.dataset or data_args.train_file,
             problem_type=data.problem_type,
             label_names=data.label_names,
