@@ -44,7 +44,7 @@ from textcls.training import run as train_recipe  # noqa: E402
 CORPORA = ("movie-snippets", "reuters-r8", "20newsgroups")  # also the run order: fast corpora first
 SEEDS_FULL = (42, 43, 44)
 
-# Published test accuracies (DESIGN.md): TextGCN paper (Yao et al. 2019) on 20NG / R8, Kim 2014 on MR
+# Published test accuracies: TextGCN paper (Yao et al. 2019) on 20NG / R8, Kim 2014 on MR
 # (MR is the source of the movie snippets, but a different sample and 10-fold CV: indicative only).
 PUBLISHED = {
     "20newsgroups": {"CNN-rand": 0.7693, "CNN-non-static": 0.8215, "fastText": 0.7938, "TextGCN": 0.8634},

@@ -399,10 +399,10 @@ FAMILIES: dict[str, Family] = {
             classifier_class=None,
             build=build_auto,
             # Movie snippets are at most 79 MiniLM tokens; topic documents are long (reuters-r8 median 83,
-            # 27% over 128): 256 gave reuters-r8 validation .971 (DESIGN.md, "Verified since").
+            # 27% over 128): 256 gave reuters-r8 validation .971 (bench/notes.md, "minilm-l6").
             max_seq_length=256,
             lora_targets=(),
-            # all-MiniLM-L6-v2, plain transformers, chosen on validation (DESIGN.md, "Verified since"):
+            # all-MiniLM-L6-v2, plain transformers, chosen on validation (bench/notes.md, "minilm-l6"):
             # movie-snippets .848/.853/.863 after epochs 1/2/3; a float below 1 as warmup_steps is a ratio.
             training_defaults=dict(
                 learning_rate=1e-4,
