@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import sys
+from pathlib import Path
 
 from .errors import TextclsError, TrainingInterrupted
 
