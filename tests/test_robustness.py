@@ -115,7 +115,7 @@ TRAIN_CASES = {
     "missing labels": (["--train_file", "{d}/no_label.csv"], "1 of 3 rows in the train split have no label"),
     "mixed label types": (["--train_file", "{d}/mixed.jsonl"], "mixes value types"),
     "label unseen in train": (["--train_file", "{d}/good.csv", "--test_file", "{d}/unseen.csv"], "neutral"),
-    "unknown model type": (["--model_type", "bert"], "Unknown --model_type 'bert'; choose one of textcnn, dpcnn, llama"),
+    "unknown model type": (["--model_type", "bert"], "Unknown --model_type 'bert'; choose one of textcnn, dpcnn,"),
     "unknown corpus": (["--dataset", "no-such-corpus"], "is neither a builtin name (movie-snippets"),
     "unknown embeddings": (["--pretrained_embeddings", "glove-7b"], "Unknown --pretrained_embeddings 'glove-7b'"),
     "unknown embedding mode": (["--embedding_mode", "dynamic"], "Unknown --embedding_mode 'dynamic'"),
@@ -160,7 +160,8 @@ TRAIN_CASES = {
     "infinite regression label in test only": (["--train_file", "{d}/scores.csv", "--test_file", "{d}/scores_inf.csv"],
                                                "the test split has 1 regression label(s) that are not finite"),
     "column-oriented json": (["--train_file", "{d}/columns.json"],
-                             'write a list of records, [{{"text": ..., "label": ...}}, ...], or JSON lines'),
+                             'holds one JSON object of columns; textcls reads a list of records ([{{"text": ..., '
+                             '"label": ...}}, ...]) or JSON lines'),
     # Paths.
     "unreadable train file": (["--train_file", "{d}/unreadable.csv"],
                               "--train_file {d}/unreadable.csv cannot be read: no read permission"),
