@@ -16,7 +16,7 @@ import shutil
 import signal
 import sys
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import datasets
@@ -47,6 +47,7 @@ from .metrics import build_compute_metrics, format_metrics_table, save_confusion
 from .model_card import write_model_card
 from .models.sequence_classification import MULTI_LABEL, REGRESSION, SINGLE_LABEL
 from .models.word_embedding import EMBEDDING_MODES
+from .precision import DTYPE_CHOICES, check_options, keep_trainable_in_float32, merge_lora, prepare_for_lora, resolve_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,13 @@ COMMON_TRAINING_DEFAULTS = dict(
     dataloader_pin_memory=torch.cuda.is_available(),  # pinning without a GPU only warns
     ddp_find_unused_parameters=False,  # every family uses all its trainable weights in every step
 )
+# With --gradient_checkpointing: non-reentrant checkpoints, which need no input gradients to reach LoRA
+# adapters and recompute cleanly under DDP. (transformers 5.x renamed the field; the old name only warns.)
+_CHECKPOINTING_KWARGS = next(
+    name for name in ("activation_checkpointing_kwargs", "gradient_checkpointing_kwargs")
+    if name in {f.name for f in fields(TrainingArguments)}
+)
+COMMON_TRAINING_DEFAULTS[_CHECKPOINTING_KWARGS] = {"use_reentrant": False}
 # What "best" means when `--metric_for_best_model` is left at its classification default.
 BEST_MODEL_METRIC = {MULTI_LABEL: "f1_micro", REGRESSION: "loss"}
 
@@ -95,13 +103,32 @@ class ModelArguments:
     min_frequency: int = field(default=1, metadata={"help": "CNN tokenizer: minimum count of a word."})
     lowercase: bool = field(default=True, metadata={"help": "CNN tokenizer: lower-case texts."})
     use_lora: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights."})
-    lora_r: int = field(default=8)
-    lora_alpha: int = field(default=16)
-    lora_dropout: float = field(default=0.05)
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank (llama: 16)."})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling numerator: adapters scale by alpha / r."})
+    lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA adapters' input."})
     lora_target_modules: list[str] | None = field(
         default=None, metadata={"help": "Module names (or one regex) to adapt; default per family."}
     )
-    attn_implementation: str = field(default="sdpa", metadata={"help": "llama: sdpa, eager or flash_attention_2."})
+    head_learning_rate: float | None = field(
+        default=None,
+        metadata={"help": "Learning rate of the new classification head (default: --learning_rate; llama LoRA: 1e-3)."},
+    )
+    torch_dtype: str = field(
+        default="auto",
+        metadata={
+            "help": f"llama: dtype of the frozen/trained backbone weights, one of {', '.join(DTYPE_CHOICES)}. auto: "
+            "bfloat16 on a GPU that has it with LoRA, else float32. Adapters and head train in float32."
+        },
+    )
+    load_in_4bit: bool = field(
+        default=False, metadata={"help": "llama + --use_lora: 4-bit NF4 backbone (QLoRA; bitsandbytes, CUDA GPU)."}
+    )
+    load_in_8bit: bool = field(
+        default=False, metadata={"help": "llama + --use_lora: 8-bit backbone (LLM.int8; bitsandbytes, CUDA GPU)."}
+    )
+    attn_implementation: str = field(
+        default="sdpa", metadata={"help": "llama: sdpa, eager or flash_attention_2 (flash-attn package, CUDA GPU)."}
+    )
     ignore_mismatched_sizes: bool = field(
         default=False, metadata={"help": "Re-initialise a checkpoint's head when its num_labels does not fit the data."}
     )
@@ -117,6 +144,8 @@ class ModelArguments:
                 f"Unknown --pretrained_embeddings {self.pretrained_embeddings!r}; "
                 f"choose one of {', '.join(PRETRAINED_EMBEDDINGS)}."
             )
+        if self.model_type in FAMILIES:  # an unknown one is reported by parse_args
+            check_options(self, pretrained_family=FAMILIES[self.model_type].pretrained)
 
 
 @dataclass
@@ -232,9 +261,16 @@ def tokenize_splits(
 # LoRA
 
 
-def apply_lora(model, model_args: ModelArguments):
-    """Wrap `model` with LoRA adapters; the head (`score`/`classifier`) is trained and saved by peft's SEQ_CLS."""
-    targets = model_args.lora_target_modules or list(get_family(model_args.model_type).lora_targets)
+def lora_targets(model_args: ModelArguments) -> list[str]:
+    return model_args.lora_target_modules or list(get_family(model_args.model_type).lora_targets)
+
+
+def apply_lora(model, model_args: ModelArguments, gradient_checkpointing: bool = False):
+    """Wrap `model` with LoRA adapters; the head (`score`/`classifier`) is trained and saved by peft's SEQ_CLS.
+
+    Adapters and head train in float32 over a bfloat16 or quantized backbone (textcls.precision).
+    """
+    targets = lora_targets(model_args)
     module_names = [name for name, _ in model.named_modules() if name]
     # One target is a regex (peft matches it in full); several are names matched as suffixes.
     target_modules = targets[0] if len(targets) == 1 and re.search(r"[\\*\[\]|]", targets[0]) else targets
@@ -255,7 +291,13 @@ def apply_lora(model, model_args: ModelArguments):
         lora_dropout=model_args.lora_dropout,
         target_modules=target_modules,
     )
-    return get_peft_model(model, config)
+    model = get_peft_model(prepare_for_lora(model), config)
+    keep_trainable_in_float32(model)
+    if gradient_checkpointing:
+        # The frozen embeddings hand checkpointed layers inputs without gradients; a reentrant checkpoint
+        # (`"use_reentrant": true` in the checkpointing kwargs) would then give its adapters none.
+        model.enable_input_require_grads()
+    return model
 
 
 # ----------------------------------------------------------------------------------------------
@@ -317,13 +359,38 @@ class TextclsTrainer(Trainer):
     """The Trainer, with our model card in place of its generic one (also on `push_to_hub`) and
     resumable length-grouped batches."""
 
-    def __init__(self, *args, model_card_kwargs: dict | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        model_card_kwargs: dict | None = None,
+        head: str | None = None,
+        head_learning_rate: float | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
+        self.head, self.head_learning_rate = head, head_learning_rate
         # Every family's loss is a per-batch mean (ours: models/sequence_classification.py; transformers'
         # own sequence classifiers likewise), so the Trainer must divide it by the accumulation steps.
         self.model_accepts_loss_kwargs = False
         self.model_card_kwargs = model_card_kwargs or {}
         self.final_metrics: dict[str, float] = {}
+
+    def create_optimizer(self, model=None):
+        """The Trainer's optimizer, with the head's weights in groups of their own at `head_learning_rate`."""
+        new = self.optimizer is None
+        optimizer = super().create_optimizer(model)
+        if not new or self.head_learning_rate is None:
+            return optimizer
+        # Under peft the trained head is `<head>.modules_to_save.default.*`; the name part still matches.
+        head = {id(p) for name, p in (model or self.model).named_parameters() if self.head in name.split(".")}
+        groups = []
+        for group in optimizer.param_groups:
+            for in_head in (False, True):
+                params = [p for p in group["params"] if (id(p) in head) == in_head]
+                if params:
+                    groups.append({**group, "params": params, **({"lr": self.head_learning_rate} if in_head else {})})
+        optimizer.param_groups = groups
+        return optimizer
 
     def _get_train_sampler(self, train_dataset=None):
         sampler = super()._get_train_sampler(train_dataset)
@@ -359,7 +426,7 @@ def save_final_model(model, tokenizer, output_dir: Path):
     if isinstance(model, PeftModel):
         model.save_pretrained(staging / "adapter")  # before merging: merging removes the adapter layers
         shutil.rmtree(output_dir / "adapter", ignore_errors=True)
-        model = model.merge_and_unload()
+        model = merge_lora(model, staging / "adapter")  # in the backbone's compute dtype, dequantized
     model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
     for item in sorted(staging.iterdir(), key=lambda p: p.name == "config.json"):
@@ -405,7 +472,7 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
     max_seq_length = data_args.max_seq_length or family.max_seq_length
     tokenizer, model = family.build(family, model_args, data, max_seq_length)
     if model_args.use_lora:
-        model = apply_lora(model, model_args)
+        model = apply_lora(model, model_args, gradient_checkpointing=training_args.gradient_checkpointing)
         model.print_trainable_parameters()
 
     with training_args.main_process_first(desc="tokenizing"):
@@ -424,6 +491,8 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=build_compute_metrics(data.problem_type),
         callbacks=callbacks,
+        head=family.head,
+        head_learning_rate=model_args.head_learning_rate,
         model_card_kwargs=dict(
             model_type=model_args.model_type,
             base_model=model_args.model_name_or_path if family.pretrained else None,
@@ -478,13 +547,20 @@ def hyperparameters(
 ) -> dict:
     params = dict(
         learning_rate=training_args.learning_rate,
+        head_learning_rate=model_args.head_learning_rate,
         num_train_epochs=training_args.num_train_epochs,
+        warmup_steps=training_args.warmup_steps or None,
         per_device_train_batch_size=training_args.per_device_train_batch_size,
         seed=training_args.seed,
         max_seq_length=max_seq_length,
     )
     if family.word_level:
         params.update(embedding_mode=model_args.embedding_mode, pretrained_embeddings=model_args.pretrained_embeddings)
+    if family.pretrained:
+        params.update(torch_dtype=str(resolve_dtype(model_args.torch_dtype, model_args.use_lora)).removeprefix("torch."))
+        params.update(quantization="4-bit NF4" if model_args.load_in_4bit else "8-bit" if model_args.load_in_8bit else None)
+        params.update(gradient_checkpointing=training_args.gradient_checkpointing or None)
     if model_args.use_lora:
         params.update(lora_r=model_args.lora_r, lora_alpha=model_args.lora_alpha, lora_dropout=model_args.lora_dropout)
-    return params
+        params.update(lora_target_modules=" ".join(lora_targets(model_args)))
+    return params  # the card leaves out what is None
