@@ -3,8 +3,12 @@
 
 import importlib.util
 import json
+import os
 import random
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,6 +21,7 @@ from textcls import precision
 from textcls.cli import main as cli_main
 from textcls.training import ModelArguments, apply_lora, parse_args, run
 
+REPO = Path(__file__).resolve().parents[1]
 WORDS = {"positive": ["good", "great", "lovely"], "negative": ["bad", "awful", "dull"]}
 FILLER = ["the", "film", "plot", "was", "and", "a", "story"]
 
@@ -136,12 +141,23 @@ def test_gradient_checkpointing_with_lora_gives_the_same_loss_and_adapter_gradie
         torch.testing.assert_close(grads_checkpointed[name], grad, msg=name)
 
 
-def test_recipe_with_gradient_checkpointing_trains_like_without(tiny_llama, data_dir, tmp_path):
+def test_recipe_with_gradient_checkpointing_trains_like_without(tiny_llama, data_dir, tmp_path, monkeypatch):
+    import transformers.modeling_utils
+
+    calls = []
+    checkpoint = transformers.modeling_utils.checkpoint
+
+    def counting_checkpoint(function, *args, **kwargs):
+        calls.append(kwargs.get("use_reentrant"))
+        return checkpoint(function, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.modeling_utils, "checkpoint", counting_checkpoint)
     runs = {}
     for checkpointing in (False, True):
         output_dir = tmp_path / f"gc-{checkpointing}"
         extra = ["--use_lora", "--lora_dropout", "0"] + (["--gradient_checkpointing"] if checkpointing else [])
         runs[checkpointing] = (run(recipe_args(tiny_llama, data_dir, output_dir, *extra)), output_dir)
+        assert bool(calls) == checkpointing and set(calls) <= {False}  # each decoder layer, non-reentrant
     (plain, plain_dir), (checkpointed, checkpointed_dir) = runs[False], runs[True]
     assert checkpointed["train_loss"] == pytest.approx(plain["train_loss"], rel=1e-5)
     args = json.loads((checkpointed_dir / "training_args.json").read_text())
@@ -151,6 +167,22 @@ def test_recipe_with_gradient_checkpointing_trains_like_without(tiny_llama, data
             safe_open(str(checkpointed_dir / "adapter" / "adapter_model.safetensors"), "pt") as b:
         for name in a.keys():
             torch.testing.assert_close(b.get_tensor(name), a.get_tensor(name), msg=name)
+
+
+@pytest.mark.slow
+def test_two_cpu_ranks_train_lora_with_gradient_checkpointing(tiny_llama, data_dir, tmp_path):
+    """DDP (2 gloo ranks) with LoRA and non-reentrant checkpoints: every step syncs, one checkpoint is written."""
+    output_dir = tmp_path / "ddp"
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               str(REPO / "recipes" / "finetune.py"), "--use_cpu", "--use_lora", "--gradient_checkpointing",
+               *recipe_args(tiny_llama, data_dir, output_dir), "--max_steps", "-1", "--num_train_epochs", "1"]
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    state = json.loads(next(output_dir.glob("checkpoint-*/trainer_state.json")).read_text())
+    # 48 examples, 8 per device: one epoch is 3 steps on 2 ranks (6 on one).
+    assert state["global_step"] == 3 and json.loads((output_dir / "all_results.json").read_text())["train_loss"] > 0
+    assert (output_dir / "adapter" / "adapter_model.safetensors").exists()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -173,7 +205,8 @@ OPTION_ERRORS = {
                       "Unknown --torch_dtype 'fp8'; choose one of auto, float32, bfloat16, float16."),
     "flash-attention without the package": (
         ["--model_type", "llama", "--attn_implementation", "flash_attention_2"],
-        "--attn_implementation flash_attention_2 needs the flash-attn package and a CUDA GPU (found no flash-attn, "),
+        "--attn_implementation flash_attention_2 needs flash-attn and a CUDA GPU (found no flash-attn, no GPU): "
+        "pip install flash-attn and run on a CUDA GPU machine, or use sdpa (the default)."),
 }
 
 
@@ -188,18 +221,22 @@ def test_an_option_that_cannot_work_here_is_one_line_before_the_data(argv, messa
 def test_4bit_says_which_of_bitsandbytes_and_gpu_is_missing(monkeypatch):
     argv = ["--model_type", "llama", "--use_lora", "--load_in_4bit", *NO_DATA]
     monkeypatch.setattr(precision, "installed_version", lambda name: None)
-    with pytest.raises(textcls.TextclsError, match=r"\(found no bitsandbytes, no GPU\): pip install bitsandbytes"):
+    with pytest.raises(textcls.TextclsError, match=r"\(found no bitsandbytes, no GPU\): pip install bitsandbytes "
+                                                  r"and run on a CUDA GPU machine, or drop the flag"):
         parse_args(argv)
     monkeypatch.setattr(precision, "cuda_available", lambda: True)
-    with pytest.raises(textcls.TextclsError, match=r"\(found no bitsandbytes, a GPU\)"):
+    with pytest.raises(textcls.TextclsError, match=r"\(found no bitsandbytes, a GPU\): pip install bitsandbytes, or"):
         parse_args(argv)
     monkeypatch.setattr(precision, "installed_version", lambda name: "0.45.0")
     assert parse_args(argv)[0].load_in_4bit
+    monkeypatch.setattr(precision, "cuda_available", lambda: False)
+    with pytest.raises(textcls.TextclsError, match=r"\(found bitsandbytes 0.45.0, no GPU\): run on a CUDA GPU machine, or"):
+        parse_args(argv)
 
 
 def test_flash_attention_passes_the_check_with_package_and_gpu(monkeypatch):
     monkeypatch.setattr(precision, "cuda_available", lambda: True)
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: object() if name == "flash_attn" else None)
+    monkeypatch.setattr(precision, "installed_version", lambda name: "2.8.3" if name == "flash-attn" else None)
     model_args = parse_args(["--model_type", "llama", "--attn_implementation", "flash_attention_2"])[0]
     assert model_args.attn_implementation == "flash_attention_2"
 

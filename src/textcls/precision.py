@@ -11,12 +11,14 @@ small updates would round away in bfloat16 weights.
 from __future__ import annotations
 
 import importlib.metadata
-import importlib.util
+import logging
 from pathlib import Path
 
 import torch
 
 from .errors import TextclsError
+
+logger = logging.getLogger(__name__)
 
 TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DTYPE_CHOICES = ("auto", *TORCH_DTYPES)
@@ -60,6 +62,12 @@ def check_options(model_args, pretrained_family: bool) -> None:
             f"{quantized or '--torch_dtype'} applies to pretrained families (llama); the word-level "
             f"{model_args.model_type} trains in float32 (add --bf16 for mixed precision)."
         )
+    if pretrained_family and not model_args.use_lora and model_args.torch_dtype in ("bfloat16", "float16"):
+        logger.warning(
+            "--torch_dtype %s without --use_lora trains %s weights, in which small updates round away; "
+            "float32 weights with --bf16 (mixed precision) are the usual way to fine-tune every weight.",
+            model_args.torch_dtype, model_args.torch_dtype,
+        )
     if model_args.load_in_4bit and model_args.load_in_8bit:
         raise TextclsError("Pass one of --load_in_4bit and --load_in_8bit, not both.")
     if quantized and not model_args.use_lora:
@@ -68,21 +76,21 @@ def check_options(model_args, pretrained_family: bool) -> None:
             "(QLoRA), or drop the flag for full fine-tuning."
         )
     if quantized:
-        bnb = installed_version("bitsandbytes")
-        if bnb is None or not cuda_available():
-            found = f"{'bitsandbytes ' + bnb if bnb else 'no bitsandbytes'}, {'a' if cuda_available() else 'no'} GPU"
-            raise TextclsError(
-                f"{quantized} needs bitsandbytes and a CUDA GPU (found {found}): pip install bitsandbytes on a GPU "
-                "machine, or drop the flag (--torch_dtype bfloat16 halves the memory without it)."
-            )
+        require_package_and_gpu(quantized, "bitsandbytes", "drop the flag (--torch_dtype bfloat16 halves the memory)")
     if model_args.attn_implementation == "flash_attention_2":
-        has_package = importlib.util.find_spec("flash_attn") is not None
-        if not (has_package and cuda_available()):
-            found = f"{'flash-attn' if has_package else 'no flash-attn'}, {'a' if cuda_available() else 'no'} GPU"
-            raise TextclsError(
-                "--attn_implementation flash_attention_2 needs the flash-attn package and a CUDA GPU "
-                f"(found {found}): pip install flash-attn on a GPU machine, or use sdpa (the default)."
-            )
+        require_package_and_gpu("--attn_implementation flash_attention_2", "flash-attn", "use sdpa (the default)")
+
+
+def require_package_and_gpu(option: str, package: str, otherwise: str) -> None:
+    """One line saying which of `package` and a CUDA GPU `option` lacks, and what to do."""
+    version, gpu = installed_version(package), cuda_available()
+    if version is not None and gpu:
+        return
+    found = f"{f'{package} {version}' if version else f'no {package}'}, {'a' if gpu else 'no'} GPU"
+    missing = [f"pip install {package}" if version is None else "", "" if gpu else "run on a CUDA GPU machine"]
+    raise TextclsError(
+        f"{option} needs {package} and a CUDA GPU (found {found}): {' and '.join(filter(None, missing))}, or {otherwise}."
+    )
 
 
 def from_pretrained_kwargs(model_args, head: str) -> dict:
