@@ -256,7 +256,7 @@ FAMILIES: dict[str, Family] = {
             # Every linear projection of attention and MLP (QLoRA, Dettmers et al. 2023: LoRA on all linear
             # layers matches full fine-tuning; on q/v only it does not).
             lora_targets=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
-            # 3 epochs with 6% linear warm-up: the usual fine-tuning schedule (RoBERTa, Liu et al. 2019).
+            # 3 epochs (BERT's recommended 2-4, Devlin et al. 2019) with 6% linear warm-up (RoBERTa's GLUE recipe).
             training_defaults=dict(
                 learning_rate=2e-5,
                 num_train_epochs=3,
@@ -264,7 +264,7 @@ FAMILIES: dict[str, Family] = {
                 per_device_train_batch_size=16,
                 per_device_eval_batch_size=64,
             ),
-            # LoRA moves few weights: a larger step than full fine-tuning (2e-4, as in QLoRA for small models),
+            # LoRA moves few weights: a larger step than full fine-tuning (2e-4, QLoRA's rate for 7B-13B models),
             # rank 16 with alpha 2r, and a yet larger step for the new, randomly initialised head.
             lora_training_defaults=dict(learning_rate=2e-4, head_learning_rate=1e-3, lora_r=16, lora_alpha=32),
             builtin_checkpoints={"smollm2-135m": resources.smollm2_checkpoint},

@@ -47,7 +47,14 @@ from .metrics import build_compute_metrics, format_metrics_table, save_confusion
 from .model_card import write_model_card
 from .models.sequence_classification import MULTI_LABEL, REGRESSION, SINGLE_LABEL
 from .models.word_embedding import EMBEDDING_MODES
-from .precision import DTYPE_CHOICES, check_options, keep_trainable_in_float32, merge_lora, prepare_for_lora, resolve_dtype
+from .precision import (
+    DTYPE_CHOICES,
+    check_options,
+    keep_trainable_in_float32,
+    merge_lora,
+    prepare_for_lora,
+    resolve_dtype,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -356,8 +363,8 @@ class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
 
 
 class TextclsTrainer(Trainer):
-    """The Trainer, with our model card in place of its generic one (also on `push_to_hub`) and
-    resumable length-grouped batches."""
+    """The Trainer, with our model card in place of its generic one (also on `push_to_hub`),
+    resumable length-grouped batches and a learning rate of its own for the classification head."""
 
     def __init__(
         self,
@@ -383,6 +390,8 @@ class TextclsTrainer(Trainer):
             return optimizer
         # Under peft the trained head is `<head>.modules_to_save.default.*`; the name part still matches.
         head = {id(p) for name, p in (model or self.model).named_parameters() if self.head in name.split(".")}
+        if not head:
+            logger.warning("No parameters named %r: --head_learning_rate is not applied.", self.head)
         groups = []
         for group in optimizer.param_groups:
             for in_head in (False, True):
@@ -557,9 +566,11 @@ def hyperparameters(
     if family.word_level:
         params.update(embedding_mode=model_args.embedding_mode, pretrained_embeddings=model_args.pretrained_embeddings)
     if family.pretrained:
-        params.update(torch_dtype=str(resolve_dtype(model_args.torch_dtype, model_args.use_lora)).removeprefix("torch."))
-        params.update(quantization="4-bit NF4" if model_args.load_in_4bit else "8-bit" if model_args.load_in_8bit else None)
-        params.update(gradient_checkpointing=training_args.gradient_checkpointing or None)
+        params.update(
+            torch_dtype=str(resolve_dtype(model_args.torch_dtype, model_args.use_lora)).removeprefix("torch."),
+            quantization="4-bit NF4" if model_args.load_in_4bit else "8-bit" if model_args.load_in_8bit else None,
+            gradient_checkpointing=training_args.gradient_checkpointing or None,
+        )
     if model_args.use_lora:
         params.update(lora_r=model_args.lora_r, lora_alpha=model_args.lora_alpha, lora_dropout=model_args.lora_dropout)
         params.update(lora_target_modules=" ".join(lora_targets(model_args)))
