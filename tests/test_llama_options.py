@@ -69,7 +69,8 @@ def tensor_dtypes(path):
 
 
 def test_auto_is_bfloat16_only_for_a_frozen_backbone_on_a_bf16_gpu(monkeypatch):
-    assert precision.resolve_dtype("auto", frozen_backbone=True) == torch.float32  # this CPU
+    monkeypatch.setattr(precision, "cuda_available", lambda: False)
+    assert precision.resolve_dtype("auto", frozen_backbone=True) == torch.float32
     monkeypatch.setattr(precision, "cuda_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
     assert precision.resolve_dtype("auto", frozen_backbone=True) == torch.bfloat16
@@ -192,7 +193,8 @@ def test_two_cpu_ranks_train_lora_with_gradient_checkpointing(tiny_llama, data_d
 NO_DATA = ["--dataset", "no/such/corpus.csv"]
 OPTION_ERRORS = {
     "4-bit without a GPU": (["--model_type", "llama", "--use_lora", "--load_in_4bit"],
-                            "--load_in_4bit needs bitsandbytes and a CUDA GPU (found "),
+                            "--load_in_4bit needs bitsandbytes and a CUDA GPU (found no bitsandbytes, no GPU): "
+                            "pip install bitsandbytes and run on a CUDA GPU machine, or drop the flag"),
     "8-bit without a GPU": (["--model_type", "llama", "--use_lora", "--load_in_8bit"],
                             "--load_in_8bit needs bitsandbytes and a CUDA GPU (found "),
     "4-bit without LoRA": (["--model_type", "llama", "--load_in_4bit"],
@@ -211,7 +213,10 @@ OPTION_ERRORS = {
 
 
 @pytest.mark.parametrize("argv, message", OPTION_ERRORS.values(), ids=OPTION_ERRORS.keys())
-def test_an_option_that_cannot_work_here_is_one_line_before_the_data(argv, message, capsys):
+def test_an_option_that_cannot_work_here_is_one_line_before_the_data(argv, message, capsys, monkeypatch):
+    # A machine without a GPU, bitsandbytes or flash-attn (as CI is), wherever the test runs.
+    monkeypatch.setattr(precision, "cuda_available", lambda: False)
+    monkeypatch.setattr(precision, "installed_version", lambda name: None)
     assert cli_main(["train", *argv, *NO_DATA]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"textcls: error: {message}"), err
@@ -220,6 +225,7 @@ def test_an_option_that_cannot_work_here_is_one_line_before_the_data(argv, messa
 
 def test_4bit_says_which_of_bitsandbytes_and_gpu_is_missing(monkeypatch):
     argv = ["--model_type", "llama", "--use_lora", "--load_in_4bit", *NO_DATA]
+    monkeypatch.setattr(precision, "cuda_available", lambda: False)
     monkeypatch.setattr(precision, "installed_version", lambda name: None)
     with pytest.raises(textcls.TextclsError, match=r"\(found no bitsandbytes, no GPU\): pip install bitsandbytes "
                                                   r"and run on a CUDA GPU machine, or drop the flag"):
