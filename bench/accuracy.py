@@ -61,8 +61,8 @@ TEXTCNN_TARGET = {"20newsgroups": 0.8215, "reuters-r8": 0.9571, "movie-snippets"
 # Records without the field are version 1. A record of an older version is re-run by the next call
 # (it is not "done"), and is marked "old defaults" in the tables until then.
 RECIPE_DEFAULTS = 2
-# Rows the recipe defaults do not reach: TF-IDF is scikit-learn; SmolLM2 + LoRA trains 1 epoch and
-# validates once, at its end, so the checkpoint selection has a single candidate.
+# Rows the recipe defaults above do not reach: TF-IDF is scikit-learn; SmolLM2 + LoRA follows the Llama
+# family's own defaults, benchmarked and checked for staleness by bench/llama_defaults.py.
 UNAFFECTED_BY_DEFAULTS = ("tfidf-lr", "smollm2-135m-lora")
 
 
@@ -178,7 +178,8 @@ def run_tfidf(run: dict) -> dict:
     from textcls.data import load_builtin_dataset
 
     data = load_builtin_dataset(run["corpus"])
-    limits = {"train": 400, "validation": 100, "test": 200} if run["quick"] else {}
+    # The first n of each split, as the recipe's --max_*_samples take them (bench/llama_defaults.py passes its own).
+    limits = run.get("limits") or ({"train": 400, "validation": 100, "test": 200} if run["quick"] else {})
     split = {name: data[name].select(range(min(limits.get(name, len(data[name])), len(data[name])))) for name in data}
     start = time.perf_counter()
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2 if not run["quick"] else 1)

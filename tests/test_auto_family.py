@@ -226,9 +226,10 @@ def test_a_llama_checkpoint_goes_to_our_llama_class(data_files, tmp_path):
     run(["--model_type", "auto", "--model_name_or_path", str(tmp_path / "llama"), "--use_lora", *file_args(data_files),
          *FAST, "--max_steps", "2", "--output_dir", str(output_dir)])  # fmt: skip
     assert json.loads((output_dir / "config.json").read_text())["model_type"] == "textcls_llama"
-    assert set(json.loads((output_dir / "adapter" / "adapter_config.json").read_text())["target_modules"]) == {
-        "q_proj", "v_proj"
-    }  # fmt: skip
+    # The Llama family's own LoRA targets, not a generic guess for the architecture.
+    assert set(json.loads((output_dir / "adapter" / "adapter_config.json").read_text())["target_modules"]) == set(
+        textcls.get_family("llama").lora_targets
+    )
     assert type(AutoModelForSequenceClassification.from_pretrained(output_dir)) is textcls.LlamaForSequenceClassification
 
 

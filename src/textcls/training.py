@@ -17,7 +17,7 @@ import shutil
 import signal
 import sys
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import datasets
@@ -51,6 +51,14 @@ from .reporting import format_metrics_table, save_confusion_matrix
 from .run_folder import check_output_dir, claim_output_dir, run_fingerprint
 from .tokenization import TOKENIZER_LEVELS
 from .validation import argparse_error, check_arguments, check_labels, framework_errors
+from .precision import (
+    DTYPE_CHOICES,
+    check_options,
+    keep_trainable_in_float32,
+    merge_lora,
+    prepare_for_lora,
+    resolve_dtype,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +80,13 @@ COMMON_TRAINING_DEFAULTS = dict(
     dataloader_pin_memory=torch.cuda.is_available(),  # pinning without a GPU only warns
     ddp_find_unused_parameters=False,  # every family uses all its trainable weights in every step
 )
+# With --gradient_checkpointing: non-reentrant checkpoints, which need no input gradients to reach LoRA
+# adapters and recompute cleanly under DDP. (transformers 5.x renamed the field; the old name only warns.)
+_CHECKPOINTING_KWARGS = next(
+    name for name in ("activation_checkpointing_kwargs", "gradient_checkpointing_kwargs")
+    if name in {f.name for f in fields(TrainingArguments)}
+)
+COMMON_TRAINING_DEFAULTS[_CHECKPOINTING_KWARGS] = {"use_reentrant": False}
 # What "best" means when `--metric_for_best_model` is left at its classification default.
 BEST_MODEL_METRIC = {MULTI_LABEL: "f1_micro", REGRESSION: "loss"}
 
@@ -117,13 +132,32 @@ class ModelArguments:
     min_frequency: int = field(default=1, metadata={"help": "Word-level tokenizer: minimum count of a token."})
     lowercase: bool = field(default=True, metadata={"help": "Word-level tokenizer: lower-case texts."})
     use_lora: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights."})
-    lora_r: int = field(default=8)
-    lora_alpha: int = field(default=16)
-    lora_dropout: float = field(default=0.05)
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank (llama: 16)."})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling numerator: adapters scale by alpha / r."})
+    lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA adapters' input."})
     lora_target_modules: list[str] | None = field(
         default=None, metadata={"help": "Module names (or one regex) to adapt; default per family."}
     )
-    attn_implementation: str = field(default="sdpa", metadata={"help": "llama: sdpa, eager or flash_attention_2."})
+    head_learning_rate: float | None = field(
+        default=None,
+        metadata={"help": "Learning rate of the new classification head (default: --learning_rate; llama LoRA: 1e-3)."},
+    )
+    torch_dtype: str = field(
+        default="auto",
+        metadata={
+            "help": f"llama: dtype of the frozen/trained backbone weights, one of {', '.join(DTYPE_CHOICES)}. auto: "
+            "bfloat16 on a GPU that has it with LoRA, else float32. Adapters and head train in float32."
+        },
+    )
+    load_in_4bit: bool = field(
+        default=False, metadata={"help": "llama + --use_lora: 4-bit NF4 backbone (QLoRA; bitsandbytes, CUDA GPU)."}
+    )
+    load_in_8bit: bool = field(
+        default=False, metadata={"help": "llama + --use_lora: 8-bit backbone (LLM.int8; bitsandbytes, CUDA GPU)."}
+    )
+    attn_implementation: str = field(
+        default="sdpa", metadata={"help": "llama: sdpa, eager or flash_attention_2 (flash-attn package, CUDA GPU)."}
+    )
     ignore_mismatched_sizes: bool = field(
         default=False, metadata={"help": "Re-initialise a checkpoint's head when its num_labels does not fit the data."}
     )
@@ -143,6 +177,8 @@ class ModelArguments:
             raise TextclsError(
                 f"Unknown --tokenizer_level {self.tokenizer_level!r}; choose one of {', '.join(TOKENIZER_LEVELS)}."
             )
+        if self.model_type in FAMILIES:  # an unknown one is reported by parse_args
+            check_options(self, pretrained_family=FAMILIES[self.model_type].pretrained)
 
 
 @dataclass
@@ -275,8 +311,11 @@ def head_modules(model) -> list[str]:
     ]
 
 
-def apply_lora(model, model_args: ModelArguments):
-    """Wrap `model` with LoRA adapters; the head (`head_modules`) is trained in full and saved with the adapter."""
+def apply_lora(model, model_args: ModelArguments, gradient_checkpointing: bool = False):
+    """Wrap `model` with LoRA adapters; the head (`head_modules`) is trained in full and saved with the adapter.
+
+    Adapters and head train in float32 over a bfloat16 or quantized backbone (textcls.precision).
+    """
     targets = model_args.lora_target_modules or get_family(model_args.model_type).default_lora_targets(model)
     module_names = [name for name, _ in model.named_modules() if name]
     # One target is a regex (peft matches it in full); several are names matched as suffixes.
@@ -299,7 +338,13 @@ def apply_lora(model, model_args: ModelArguments):
         target_modules=target_modules,
         modules_to_save=head_modules(model),
     )
-    return get_peft_model(model, config)
+    model = get_peft_model(prepare_for_lora(model), config)
+    keep_trainable_in_float32(model)
+    if gradient_checkpointing:
+        # The frozen embeddings hand checkpointed layers inputs without gradients; a reentrant checkpoint
+        # (`"use_reentrant": true` in the checkpointing kwargs) would then give its adapters none.
+        model.enable_input_require_grads()
+    return model
 
 
 # ----------------------------------------------------------------------------------------------
@@ -358,16 +403,43 @@ class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
 
 
 class TextclsTrainer(Trainer):
-    """The Trainer, with our model card in place of its generic one (also on `push_to_hub`) and
-    resumable length-grouped batches."""
+    """The Trainer, with our model card in place of its generic one (also on `push_to_hub`),
+    resumable length-grouped batches and a learning rate of its own for the classification head."""
 
-    def __init__(self, *args, model_card_kwargs: dict | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        model_card_kwargs: dict | None = None,
+        head: str | None = None,
+        head_learning_rate: float | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
+        self.head, self.head_learning_rate = head, head_learning_rate
         # Every family's loss is a per-batch mean (ours: models/sequence_classification.py; transformers'
         # own sequence classifiers likewise), so the Trainer must divide it by the accumulation steps.
         self.model_accepts_loss_kwargs = False
         self.model_card_kwargs = model_card_kwargs or {}
         self.final_metrics: dict[str, float] = {}
+
+    def create_optimizer(self, model=None):
+        """The Trainer's optimizer, with the head's weights in groups of their own at `head_learning_rate`."""
+        new = self.optimizer is None
+        optimizer = super().create_optimizer(model)
+        if not new or self.head_learning_rate is None:
+            return optimizer
+        # Under peft the trained head is `<head>.modules_to_save.default.*`; the name part still matches.
+        head = {id(p) for name, p in (model or self.model).named_parameters() if self.head in name.split(".")}
+        if not head:
+            logger.warning("No parameters named %r: --head_learning_rate is not applied.", self.head)
+        groups = []
+        for group in optimizer.param_groups:
+            for in_head in (False, True):
+                params = [p for p in group["params"] if (id(p) in head) == in_head]
+                if params:
+                    groups.append({**group, "params": params, **({"lr": self.head_learning_rate} if in_head else {})})
+        optimizer.param_groups = groups
+        return optimizer
 
     def _get_train_sampler(self, train_dataset=None):
         sampler = super()._get_train_sampler(train_dataset)
@@ -403,7 +475,7 @@ def save_final_model(model, tokenizer, output_dir: Path):
     if isinstance(model, PeftModel):
         model.save_pretrained(staging / "adapter")  # before merging: merging removes the adapter layers
         shutil.rmtree(output_dir / "adapter", ignore_errors=True)
-        model = model.merge_and_unload()
+        model = merge_lora(model, staging / "adapter")  # in the backbone's compute dtype, dequantized
     model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
     for item in sorted(staging.iterdir(), key=lambda p: p.name == "config.json"):
@@ -438,7 +510,7 @@ def train(argv: list[str] | None, held: contextlib.ExitStack) -> dict[str, float
     with framework_errors("build the model"):
         tokenizer, model = family.build(family, model_args, data, max_seq_length)
         if model_args.use_lora:
-            model = apply_lora(model, model_args)
+            model = apply_lora(model, model_args, gradient_checkpointing=training_args.gradient_checkpointing)
             model.print_trainable_parameters()
 
     # Arguments, data and model are checked: only now is output_dir locked, emptied or resumed from.
@@ -466,13 +538,15 @@ def train(argv: list[str] | None, held: contextlib.ExitStack) -> dict[str, float
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=build_compute_metrics(data.problem_type),
         callbacks=callbacks,
+        head=family.head,
+        head_learning_rate=model_args.head_learning_rate,
         model_card_kwargs=dict(
             model_type=model.config.model_type,  # the checkpoint's own (auto: bert, roberta, ...)
             base_model=(model_args.model_name_or_path or family.default_checkpoint) if family.pretrained else None,
             dataset_name=data_args.dataset or data_args.train_file,
             problem_type=data.problem_type,
             label_names=data.label_names,
-            training_args=hyperparameters(family, model_args, training_args, max_seq_length),
+            training_args=hyperparameters(family, model, model_args, training_args, max_seq_length),
         ),
     )
 
@@ -516,17 +590,27 @@ def train(argv: list[str] | None, held: contextlib.ExitStack) -> dict[str, float
 
 
 def hyperparameters(
-    family: Family, model_args: ModelArguments, training_args: TrainingArguments, max_seq_length: int
+    family: Family, model, model_args: ModelArguments, training_args: TrainingArguments, max_seq_length: int
 ) -> dict:
     params = dict(
         learning_rate=training_args.learning_rate,
+        head_learning_rate=model_args.head_learning_rate,
         num_train_epochs=training_args.num_train_epochs,
+        warmup_steps=training_args.warmup_steps or None,
         per_device_train_batch_size=training_args.per_device_train_batch_size,
         seed=training_args.seed,
         max_seq_length=max_seq_length,
     )
     if family.word_level:
         params.update(embedding_mode=model_args.embedding_mode, pretrained_embeddings=model_args.pretrained_embeddings)
+    if family.pretrained:
+        params.update(
+            torch_dtype=str(resolve_dtype(model_args.torch_dtype, model_args.use_lora)).removeprefix("torch."),
+            quantization="4-bit NF4" if model_args.load_in_4bit else "8-bit" if model_args.load_in_8bit else None,
+            gradient_checkpointing=training_args.gradient_checkpointing or None,
+        )
     if model_args.use_lora:
         params.update(lora_r=model_args.lora_r, lora_alpha=model_args.lora_alpha, lora_dropout=model_args.lora_dropout)
-    return params
+        targets = model_args.lora_target_modules or family.default_lora_targets(model.get_base_model())
+        params.update(lora_target_modules=" ".join(targets))
+    return params  # the card leaves out what is None

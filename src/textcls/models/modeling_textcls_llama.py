@@ -137,7 +137,9 @@ class LlamaForSequenceClassification(LlamaPreTrainedModel):
             **kwargs,
         )
         pooled = pool_last_token(outputs.last_hidden_state, attention_mask, input_ids, self.config.pad_token_id)
-        logits = self.score(pooled)  # [batch, num_labels]
+        # The head may be float32 over a bfloat16 backbone (textcls.precision): it computes in its own dtype.
+        head_dtype = self.score.weight.dtype
+        logits = self.score(pooled.to(head_dtype) if head_dtype.is_floating_point else pooled)  # [batch, num_labels]
         loss = sequence_classification_loss(logits, labels, self.config) if labels is not None else None
         return SequenceClassifierOutputWithPast(
             loss=loss,

@@ -1,0 +1,195 @@
+"""The Llama family's LoRA defaults against TF-IDF + LR, trained on the same 2,000 examples (issue 12).
+
+    python bench/llama_defaults.py            # SmolLM2-135M + LoRA at the defaults and TF-IDF+LR, every builtin corpus
+    python bench/llama_defaults.py --grid     # also one-change variants of the defaults, to choose them on validation
+    python bench/llama_defaults.py --quick    # a tiny random Llama on a few examples: exercises the code, measures nothing
+    python bench/llama_defaults.py --only reuters-r8 --max_test_samples 1000 --threads 1
+
+Target: at its defaults (textcls.families, Llama entry), SmolLM2-135M + LoRA reaches at least the test
+accuracy of TF-IDF + LR on every corpus. Both see the same examples: the first --max_train_samples of the
+(seeded, shuffled) train split, the first --max_eval_samples of validation, where TF-IDF's C, the recipe's
+best epoch and, with --grid, the defaults are chosen (never on test), and the first --max_test_samples of
+test (default: all). The Llama runs call `textcls.training.run`, as `textcls train` does.
+
+Results: bench/results/llama_defaults.json (after every run; a finished run is skipped on the next call,
+unless it ran at other Llama defaults, another model or other sample counts) and a markdown table in
+bench/results/llama_defaults.md. On 2 shared CPU cores a SmolLM2 run on 2,000 topic documents takes hours
+(256 tokens each, 3 epochs); on a GPU, minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (  # noqa: E402
+    RESULTS_DIR,
+    RUNS_DIR,
+    add_threads_argument,
+    apply_threads,
+    load_json,
+    machine_info,
+    markdown_table,
+    save_json,
+)
+from accuracy import CORPORA, run_recipe, run_tfidf  # noqa: E402
+
+from textcls.families import FAMILIES  # noqa: E402
+
+LLAMA = FAMILIES["llama"]
+LORA_LR = LLAMA.lora_training_defaults["learning_rate"]
+
+# One change to the defaults each; the defaults stand while none beats them on validation.
+VARIANTS = {
+    "defaults": [],
+    "lr-half": ["--learning_rate", str(LORA_LR / 2)],
+    "head-lr-as-adapters": ["--head_learning_rate", str(LORA_LR)],
+    "q-v-only-r8": ["--lora_target_modules", "q_proj", "v_proj", "--lora_r", "8", "--lora_alpha", "16"],
+    "max-len-128": ["--max_seq_length", "128"],
+}
+
+
+def llama_defaults() -> dict:
+    """What the Llama family's defaults are today: a record made at others is stale."""
+    return dict(max_seq_length=LLAMA.max_seq_length, lora_targets=list(LLAMA.lora_targets),
+                training=LLAMA.training_defaults, lora=LLAMA.lora_training_defaults)
+
+
+def tiny_llama(folder: Path, corpus: str) -> str:
+    """--quick: a tiny random Llama with a word tokenizer trained on the corpus (no download, seconds to train)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    import textcls
+    from textcls.data import load_builtin_dataset
+
+    path = folder / f"tiny-llama-{corpus}"
+    if not (path / "config.json").exists():
+        tokenizer = textcls.train_word_tokenizer(load_builtin_dataset(corpus)["train"]["text"][:500], max_vocab_size=2000)
+        torch.manual_seed(0)
+        LlamaForCausalLM(LlamaConfig(
+            vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, pad_token_id=tokenizer.pad_token_id)).save_pretrained(path)
+        tokenizer.save_pretrained(path)
+    return str(path)
+
+
+def eval_history(output_dir: Path) -> list[float]:
+    """Validation accuracy after each epoch (from the last checkpoint's trainer state): do more epochs help?"""
+    states = sorted(output_dir.glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name.split("-")[1]))
+    if not states:
+        return []
+    log = json.loads(states[-1].read_text())["log_history"]
+    return [round(entry["eval_accuracy"], 4) for entry in log if "eval_accuracy" in entry]
+
+
+def plan(args) -> list[dict]:
+    limits = dict(train=args.max_train_samples, validation=args.max_eval_samples, test=args.max_test_samples)
+    if args.quick:
+        limits = dict(train=64, validation=32, test=64)
+    sizes = [arg for flag, split in (("--max_train_samples", "train"), ("--max_eval_samples", "validation"),
+                                     ("--max_test_samples", "test")) if limits[split] for arg in (flag, str(limits[split]))]
+    runs = []
+    for corpus in CORPORA:
+        runs.append(dict(corpus=corpus, name="tfidf-lr", quick=args.quick, limits={k: v for k, v in limits.items() if v}))
+        for name, change in VARIANTS.items():
+            if name != "defaults" and not args.grid:
+                continue
+            model = tiny_llama(RUNS_DIR / "llama-defaults-quick", corpus) if args.quick else args.model_name_or_path
+            quick = ["--num_train_epochs", "1", "--max_seq_length", "64"] if args.quick else []
+            runs.append(dict(corpus=corpus, name=f"lora-{name}", limits=limits,
+                             argv=["--model_type", "llama", "--model_name_or_path", model, "--use_lora",
+                                   *sizes, *quick, *change]))
+    return runs
+
+
+def identity(run: dict, args) -> dict:
+    """What makes two records of one (corpus, name) the same measurement."""
+    same = dict(limits=run["limits"], quick=args.quick)
+    if run["name"] != "tfidf-lr":
+        same.update(model="tiny random Llama" if args.quick else args.model_name_or_path, defaults=llama_defaults())
+    return same
+
+
+def table(records: list[dict]) -> str:
+    rows = []
+    for corpus in CORPORA:
+        by_name = {r["name"]: r for r in records if r["corpus"] == corpus}
+        tfidf, default = by_name.get("tfidf-lr"), by_name.get("lora-defaults")
+        if not (tfidf or default):
+            continue
+        variants = {n: r for n, r in by_name.items() if n.startswith("lora-")}
+        best = max(variants, key=lambda n: variants[n]["eval_accuracy"]) if variants else None
+        met = "-" if not (tfidf and default) else "met" if default["test_accuracy"] >= tfidf["test_accuracy"] else "MISSED"
+        cell = lambda r: f"{r['test_accuracy']:.4f} (val {r['eval_accuracy']:.4f})" if r else "not run"  # noqa: E731
+        rows.append([corpus, cell(tfidf), cell(default), ", ".join(map(str, default.get("eval_history", []))) if default else "",
+                     f"{default['train_runtime']:.0f}" if default else "", met,
+                     f"{best}: {cell(variants[best])}" if best and len(variants) > 1 else ""])
+    return markdown_table(["corpus", "TF-IDF+LR test", "LoRA at the defaults, test", "val accuracy per epoch",
+                           "train s", "target (>= TF-IDF)", "best variant on validation"], rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny random Llama, a few examples -> *-quick.json")
+    parser.add_argument("--grid", action="store_true", help="also run the one-change variants of the defaults")
+    parser.add_argument("--only", action="append", default=[], help="run only corpus/name containing this (repeatable)")
+    parser.add_argument("--rerun", action="store_true", help="redo runs that already have results")
+    parser.add_argument("--model_name_or_path", default="smollm2-135m")
+    parser.add_argument("--max_train_samples", type=int, default=2000)
+    parser.add_argument("--max_eval_samples", type=int, default=500)
+    parser.add_argument("--max_test_samples", type=int, default=None, help="default: the whole test split")
+    parser.add_argument("--seed", type=int, default=42)
+    add_threads_argument(parser)
+    args = parser.parse_args(argv)
+    apply_threads(args.threads)
+
+    stem = "llama_defaults-quick" if args.quick else "llama_defaults"
+    results_path = RESULTS_DIR / f"{stem}.json"
+    runs_root = RUNS_DIR / ("llama-defaults-quick" if args.quick else "llama-defaults")
+    for run in plan(args):
+        label = f"{run['corpus']}/{run['name']}"
+        if args.only and not any(pattern in label for pattern in args.only):
+            continue
+        same = identity(run, args)
+        records = load_json(results_path, {"records": []})["records"]
+        if not args.rerun and any(r["corpus"] == run["corpus"] and r["name"] == run["name"] and r["identity"] == same
+                                  for r in records):
+            continue
+        print(f"=== {label}", flush=True)
+        start = time.perf_counter()
+        if run["name"] == "tfidf-lr":
+            record = run_tfidf(run)
+        else:
+            output_dir = runs_root / run["corpus"] / run["name"]
+            record = run_recipe(run, args.seed, output_dir)
+            record["eval_history"] = eval_history(output_dir)
+        record.update(corpus=run["corpus"], name=run["name"], seed=args.seed, identity=same,
+                      wall_s=time.perf_counter() - start)
+        # Re-read before writing: two calls with disjoint --only may share the file.
+        results = load_json(results_path, {"records": []})
+        results["records"] = [r for r in results["records"] if (r["corpus"], r["name"]) != (run["corpus"], run["name"])]
+        results["records"].append(record)
+        results["machine"] = machine_info()
+        save_json(results_path, results)
+        print(f"=== {label}: test accuracy {record['test_accuracy']:.4f}, validation {record['eval_accuracy']:.4f}, "
+              f"wall {record['wall_s']:.0f} s", flush=True)
+
+    results = load_json(results_path, {"records": []})
+    report = table(results["records"])
+    if args.quick:
+        report += "\n\n(quick mode: a tiny random Llama on a few examples; these numbers say nothing about the target)"
+    (RESULTS_DIR / f"{stem}.md").write_text(report + "\n")
+    print("\n" + report + f"\n\nresults: {results_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,327 @@
+"""The Llama family's GPU-sized options, on the CPU: dtype, gradient checkpointing with LoRA, 4/8-bit
+(bitsandbytes), flash-attention, the LoRA defaults and where they show."""
+
+import importlib.util
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import right_padded_batch, tiny_model
+from safetensors import safe_open
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+import textcls
+from textcls import precision
+from textcls.cli import main as cli_main
+from textcls.training import ModelArguments, apply_lora, parse_args, run
+
+REPO = Path(__file__).resolve().parents[1]
+WORDS = {"positive": ["good", "great", "lovely"], "negative": ["bad", "awful", "dull"]}
+FILLER = ["the", "film", "plot", "was", "and", "a", "story"]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data")
+    rng = random.Random(0)
+    for split, n in (("train", 48), ("validation", 16), ("test", 16)):
+        lines = ["text,label"]
+        for i in range(n):
+            label = "positive" if i % 2 else "negative"
+            lines.append(" ".join(rng.sample(FILLER, 3) + [rng.choice(WORDS[label])]) + f",{label}")
+        (folder / f"{split}.csv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory, data_dir):
+    """A tiny random Llama causal-LM checkpoint with a word tokenizer (hidden 64: bitsandbytes' 4-bit blocks)."""
+    path = tmp_path_factory.mktemp("tiny-llama")
+    tokenizer = textcls.train_word_tokenizer((data_dir / "train.csv").read_text().splitlines())
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, pad_token_id=tokenizer.pad_token_id)
+    LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def recipe_args(tiny_llama, data_dir, output_dir, *extra):
+    return ["--model_type", "llama", "--model_name_or_path", str(tiny_llama),
+            *[arg for split in ("train", "validation", "test") for arg in (f"--{split}_file", str(data_dir / f"{split}.csv"))],
+            "--per_device_train_batch_size", "8", "--max_steps", "3", "--disable_tqdm", "true",
+            "--output_dir", str(output_dir), *extra]
+
+
+def tensor_dtypes(path):
+    with safe_open(str(path), framework="pt") as f:
+        return {name: f.get_slice(name).get_dtype() for name in f.keys()}
+
+
+# ----------------------------------------------------------------------------------------------
+# --torch_dtype
+
+
+def test_auto_is_bfloat16_only_for_a_frozen_backbone_on_a_bf16_gpu(monkeypatch):
+    monkeypatch.setattr(precision, "cuda_available", lambda: False)
+    assert precision.resolve_dtype("auto", frozen_backbone=True) == torch.float32
+    monkeypatch.setattr(precision, "cuda_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
+    assert precision.resolve_dtype("auto", frozen_backbone=True) == torch.bfloat16
+    assert precision.resolve_dtype("auto", frozen_backbone=False) == torch.float32  # full fine-tuning
+    assert precision.resolve_dtype("float16", frozen_backbone=False) == torch.float16
+
+
+def test_bfloat16_backbone_trains_float32_adapters_and_head():
+    model = apply_lora(tiny_model("llama", num_labels=2).to(torch.bfloat16),
+                       ModelArguments(model_type="llama", use_lora=True, lora_dropout=0.0))
+    trainable = {name: p for name, p in model.named_parameters() if p.requires_grad}
+    assert {p.dtype for p in trainable.values()} == {torch.float32}
+    assert any("score.modules_to_save" in name for name in trainable) and any("lora_A" in name for name in trainable)
+    assert model.get_base_model().model.layers[0].self_attn.q_proj.base_layer.weight.dtype == torch.bfloat16
+
+    input_ids, attention_mask = right_padded_batch([3, 8, 5], vocab_size=64)
+    output = model(input_ids=input_ids, attention_mask=attention_mask, labels=torch.tensor([0, 1, 1]))
+    assert output.logits.dtype == torch.float32 and torch.isfinite(output.loss)
+    output.loss.backward()
+    before = {name: p.detach().clone() for name, p in trainable.items()}
+    torch.optim.AdamW(trainable.values(), lr=1e-3).step()
+    changed = [name for name, p in trainable.items() if not torch.equal(p, before[name])]
+    assert any("lora_B" in name for name in changed) and any("score" in name for name in changed)
+
+
+def test_bfloat16_lora_run_saves_float32_adapter_and_bfloat16_merged_model(tiny_llama, data_dir, tmp_path):
+    output_dir = tmp_path / "bf16"
+    metrics = run(recipe_args(tiny_llama, data_dir, output_dir, "--use_lora", "--torch_dtype", "bfloat16"))
+    assert metrics["train_loss"] > 0 and 0 <= metrics["test_accuracy"] <= 1
+    assert set(tensor_dtypes(output_dir / "adapter" / "adapter_model.safetensors").values()) == {"F32"}
+    assert set(tensor_dtypes(output_dir / "model.safetensors").values()) == {"BF16"}
+    assert json.loads((output_dir / "config.json").read_text())["dtype"] == "bfloat16"
+    assert "- torch_dtype: `bfloat16`" in (output_dir / "README.md").read_text()
+    model = AutoModelForSequenceClassification.from_pretrained(output_dir)
+    tokenizer = AutoTokenizer.from_pretrained(output_dir)
+    with torch.no_grad():
+        assert torch.isfinite(model(**tokenizer(["a good film"], return_tensors="pt")).logits).all()
+
+
+# ----------------------------------------------------------------------------------------------
+# --gradient_checkpointing with LoRA
+
+
+@pytest.mark.parametrize("use_reentrant", [False, True])
+def test_gradient_checkpointing_with_lora_gives_the_same_loss_and_adapter_gradients(use_reentrant):
+    input_ids, attention_mask = right_padded_batch([3, 8, 6], vocab_size=64)
+    labels = torch.tensor([0, 1, 1])
+    results = []
+    for checkpointing in (False, True):
+        model = apply_lora(tiny_model("llama", num_labels=2), ModelArguments(model_type="llama", use_lora=True),
+                           gradient_checkpointing=checkpointing).train()
+        torch.manual_seed(0)  # lora_B starts at zero, which would leave lora_A without gradients
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                torch.nn.init.normal_(p, std=0.1)
+        if checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": use_reentrant})
+            assert model.get_base_model().model.gradient_checkpointing
+        torch.manual_seed(1)  # the same LoRA dropout masks
+        loss = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss
+        loss.backward()
+        grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.requires_grad}
+        results.append((loss.detach(), grads))
+    (loss, grads), (loss_checkpointed, grads_checkpointed) = results
+    torch.testing.assert_close(loss_checkpointed, loss)
+    assert grads_checkpointed.keys() == grads.keys() and any("lora_A" in name for name in grads)
+    for name, grad in grads.items():
+        assert grad.abs().sum() > 0, name
+        torch.testing.assert_close(grads_checkpointed[name], grad, msg=name)
+
+
+def test_recipe_with_gradient_checkpointing_trains_like_without(tiny_llama, data_dir, tmp_path, monkeypatch):
+    import transformers.modeling_utils
+
+    calls = []
+    checkpoint = transformers.modeling_utils.checkpoint
+
+    def counting_checkpoint(function, *args, **kwargs):
+        calls.append(kwargs.get("use_reentrant"))
+        return checkpoint(function, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.modeling_utils, "checkpoint", counting_checkpoint)
+    runs = {}
+    for checkpointing in (False, True):
+        output_dir = tmp_path / f"gc-{checkpointing}"
+        extra = ["--use_lora", "--lora_dropout", "0"] + (["--gradient_checkpointing"] if checkpointing else [])
+        runs[checkpointing] = (run(recipe_args(tiny_llama, data_dir, output_dir, *extra)), output_dir)
+        assert bool(calls) == checkpointing and set(calls) <= {False}  # each decoder layer, non-reentrant
+    (plain, plain_dir), (checkpointed, checkpointed_dir) = runs[False], runs[True]
+    assert checkpointed["train_loss"] == pytest.approx(plain["train_loss"], rel=1e-5)
+    args = json.loads((checkpointed_dir / "training_args.json").read_text())
+    assert args["gradient_checkpointing"] is True
+    assert {"use_reentrant": False} in (args.get("activation_checkpointing_kwargs"), args.get("gradient_checkpointing_kwargs"))
+    with safe_open(str(plain_dir / "adapter" / "adapter_model.safetensors"), "pt") as a, \
+            safe_open(str(checkpointed_dir / "adapter" / "adapter_model.safetensors"), "pt") as b:
+        for name in a.keys():
+            torch.testing.assert_close(b.get_tensor(name), a.get_tensor(name), msg=name)
+
+
+@pytest.mark.slow
+def test_two_cpu_ranks_train_lora_with_gradient_checkpointing(tiny_llama, data_dir, tmp_path):
+    """DDP (2 gloo ranks) with LoRA and non-reentrant checkpoints: every step syncs, one checkpoint is written."""
+    output_dir = tmp_path / "ddp"
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               str(REPO / "recipes" / "finetune.py"), "--use_cpu", "--use_lora", "--gradient_checkpointing",
+               *recipe_args(tiny_llama, data_dir, output_dir), "--max_steps", "-1", "--num_train_epochs", "1"]
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    state = json.loads(next(output_dir.glob("checkpoint-*/trainer_state.json")).read_text())
+    # 48 examples, 8 per device: one epoch is 3 steps on 2 ranks (6 on one).
+    assert state["global_step"] == 3 and json.loads((output_dir / "all_results.json").read_text())["train_loss"] > 0
+    assert (output_dir / "adapter" / "adapter_model.safetensors").exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# One-line errors before any data is read (the dataset named here does not exist)
+
+
+NO_DATA = ["--dataset", "no/such/corpus.csv"]
+OPTION_ERRORS = {
+    "4-bit without a GPU": (["--model_type", "llama", "--use_lora", "--load_in_4bit"],
+                            "--load_in_4bit needs bitsandbytes and a CUDA GPU (found no bitsandbytes, no GPU): "
+                            "pip install bitsandbytes and run on a CUDA GPU machine, or drop the flag"),
+    "8-bit without a GPU": (["--model_type", "llama", "--use_lora", "--load_in_8bit"],
+                            "--load_in_8bit needs bitsandbytes and a CUDA GPU (found "),
+    "4-bit without LoRA": (["--model_type", "llama", "--load_in_4bit"],
+                           "--load_in_4bit freezes the model in quantized weights, which cannot be fine-tuned: add --use_lora"),
+    "4-bit and 8-bit": (["--model_type", "llama", "--use_lora", "--load_in_4bit", "--load_in_8bit"],
+                        "Pass one of --load_in_4bit and --load_in_8bit, not both."),
+    "4-bit on a word-level family": (["--model_type", "textcnn", "--use_lora", "--load_in_4bit"],
+                                     "--load_in_4bit applies to pretrained families (llama)"),
+    "unknown dtype": (["--model_type", "llama", "--torch_dtype", "fp8"],
+                      "Unknown --torch_dtype 'fp8'; choose one of auto, float32, bfloat16, float16."),
+    "flash-attention without the package": (
+        ["--model_type", "llama", "--attn_implementation", "flash_attention_2"],
+        "--attn_implementation flash_attention_2 needs flash-attn and a CUDA GPU (found no flash-attn, no GPU): "
+        "pip install flash-attn and run on a CUDA GPU machine, or use sdpa (the default)."),
+}
+
+
+@pytest.mark.parametrize("argv, message", OPTION_ERRORS.values(), ids=OPTION_ERRORS.keys())
+def test_an_option_that_cannot_work_here_is_one_line_before_the_data(argv, message, capsys, monkeypatch):
+    # A machine without a GPU, bitsandbytes or flash-attn (as CI is), wherever the test runs.
+    monkeypatch.setattr(precision, "cuda_available", lambda: False)
+    monkeypatch.setattr(precision, "installed_version", lambda name: None)
+    assert cli_main(["train", *argv, *NO_DATA]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"textcls: error: {message}"), err
+    assert err.count("\n") == 1 and len(err) < 300 + len("textcls: error: \n")
+
+
+def test_4bit_says_which_of_bitsandbytes_and_gpu_is_missing(monkeypatch):
+    argv = ["--model_type", "llama", "--use_lora", "--load_in_4bit", *NO_DATA]
+    monkeypatch.setattr(precision, "cuda_available", lambda: False)
+    monkeypatch.setattr(precision, "installed_version", lambda name: None)
+    with pytest.raises(textcls.TextclsError, match=r"\(found no bitsandbytes, no GPU\): pip install bitsandbytes "
+                                                  r"and run on a CUDA GPU machine, or drop the flag"):
+        parse_args(argv)
+    monkeypatch.setattr(precision, "cuda_available", lambda: True)
+    with pytest.raises(textcls.TextclsError, match=r"\(found no bitsandbytes, a GPU\): pip install bitsandbytes, or"):
+        parse_args(argv)
+    monkeypatch.setattr(precision, "installed_version", lambda name: "0.45.0")
+    assert parse_args(argv)[0].load_in_4bit
+    monkeypatch.setattr(precision, "cuda_available", lambda: False)
+    with pytest.raises(textcls.TextclsError, match=r"\(found bitsandbytes 0.45.0, no GPU\): run on a CUDA GPU machine, or"):
+        parse_args(argv)
+
+
+def test_flash_attention_passes_the_check_with_package_and_gpu(monkeypatch):
+    monkeypatch.setattr(precision, "cuda_available", lambda: True)
+    monkeypatch.setattr(precision, "installed_version", lambda name: "2.8.3" if name == "flash-attn" else None)
+    model_args = parse_args(["--model_type", "llama", "--attn_implementation", "flash_attention_2"])[0]
+    assert model_args.attn_implementation == "flash_attention_2"
+
+
+# ----------------------------------------------------------------------------------------------
+# 4/8-bit LoRA (QLoRA) end to end. bitsandbytes also runs on the CPU; the recipe asks for a GPU, so the
+# test stands one in. Skipped where bitsandbytes is not installed (it is not a textcls dependency).
+
+
+@pytest.mark.skipif(importlib.util.find_spec("bitsandbytes") is None, reason="bitsandbytes is not installed")
+@pytest.mark.parametrize("bits", ["4", "8"])
+def test_quantized_lora_saves_a_dequantized_merged_model(bits, tiny_llama, data_dir, tmp_path, monkeypatch):
+    from peft import PeftModel
+
+    monkeypatch.setattr(precision, "cuda_available", lambda: True)
+    output_dir = tmp_path / f"q{bits}"
+    # Large steps, so that the adapter's update is far larger than the tolerance of the comparison below.
+    run(recipe_args(tiny_llama, data_dir, output_dir, "--use_lora", f"--load_in_{bits}bit", "--torch_dtype", "bfloat16",
+                    "--gradient_checkpointing", "--learning_rate", "2e-2", "--max_steps", "6"))
+    config = json.loads((output_dir / "config.json").read_text())
+    assert "quantization_config" not in config and config["dtype"] == "bfloat16"
+    assert set(tensor_dtypes(output_dir / "model.safetensors").values()) == {"BF16"}
+    assert f"- quantization: `{'4-bit NF4' if bits == '4' else '8-bit'}`" in (output_dir / "README.md").read_text()
+
+    # The merged model computes what the trained adapter does on the dequantized backbone.
+    tokenizer = AutoTokenizer.from_pretrained(output_dir)
+    batch = tokenizer(["a good film", "the plot was dull and awful", "a story"], padding=True, return_tensors="pt")
+    merged = AutoModelForSequenceClassification.from_pretrained(output_dir).eval()
+    base = textcls.LlamaForSequenceClassification.from_pretrained(
+        tiny_llama, num_labels=2, pad_token_id=tokenizer.pad_token_id, **precision.from_pretrained_kwargs(
+            ModelArguments(model_type="llama", use_lora=True, torch_dtype="bfloat16", **{f"load_in_{bits}bit": True}),
+            "score"))
+    adapted = PeftModel.from_pretrained(base.dequantize(), output_dir / "adapter").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(merged(**batch).logits.float(), adapted(**batch).logits.float(), atol=0.02, rtol=0.01)
+
+
+# ----------------------------------------------------------------------------------------------
+# The defaults: in --help and in the model card
+
+
+def test_llama_lora_defaults_show_in_help(capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["train", "--model_type", "llama", "--use_lora", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for flag, default in (("--learning_rate", "0.0002"), ("--head_learning_rate", "0.001"), ("--lora_r", "16"),
+                          ("--lora_alpha", "32"), ("--num_train_epochs", "3"), ("--warmup_steps", "0.06"),
+                          ("--torch_dtype", "auto")):
+        section = re.split(r" --\w+ ", help_text.split(f" {flag} ", 1)[1])[0]  # up to the next flag
+        assert f"(default: {default})" in section, (flag, section)
+
+
+def test_llama_lora_defaults_show_in_the_model_card(tiny_llama, data_dir, tmp_path):
+    output_dir = tmp_path / "defaults"
+    run(recipe_args(tiny_llama, data_dir, output_dir, "--use_lora"))
+    card = (output_dir / "README.md").read_text()
+    hyperparameters = card.split("## Training hyperparameters")[1].split("##")[0]
+    for line in ("- learning_rate: `0.0002`", "- head_learning_rate: `0.001`", "- lora_r: `16`", "- lora_alpha: `32`",
+                 "- warmup_steps: `0.06`", "- max_seq_length: `256`", "- torch_dtype: `float32`",
+                 "- lora_target_modules: `q_proj k_proj v_proj o_proj gate_proj up_proj down_proj`"):
+        assert line in hyperparameters, (line, hyperparameters)
+
+
+def test_head_trains_at_its_own_learning_rate(tiny_llama, data_dir, tmp_path):
+    from textcls.training import TextclsTrainer
+
+    seen = {}
+    original = TextclsTrainer.create_optimizer
+
+    def spy(self, model=None):
+        optimizer = original(self, model)
+        names = {id(p): name for name, p in self.model.named_parameters()}
+        seen.update({names[id(p)]: group["lr"] for group in optimizer.param_groups for p in group["params"]})
+        return optimizer
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TextclsTrainer, "create_optimizer", spy)
+        run(recipe_args(tiny_llama, data_dir, tmp_path / "head-lr", "--use_lora", "--head_learning_rate", "5e-3",
+                        "--learning_rate", "1e-4"))
+    head = {name: lr for name, lr in seen.items() if ".score." in name}
+    assert head and set(head.values()) == {5e-3}
+    assert {lr for name, lr in seen.items() if "lora_" in name} == {1e-4}
