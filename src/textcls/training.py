@@ -39,13 +39,14 @@ from transformers import (
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import get_last_checkpoint
 
+from .class_weights import CLASS_WEIGHT_MODES, compute_class_weights, parse_class_weight
 from .data import BUILTIN_DATASETS, TextClassificationData, load_text_classification_data
 from .embeddings import PRETRAINED_EMBEDDINGS
 from .errors import TextclsError, TrainingInterrupted
 from .families import FAMILIES, Family, get_family
 from .metrics import build_compute_metrics, format_metrics_table, save_confusion_matrix
 from .model_card import write_model_card
-from .models.sequence_classification import MULTI_LABEL, REGRESSION, SINGLE_LABEL
+from .models.sequence_classification import MULTI_LABEL, REGRESSION, SINGLE_LABEL, sequence_classification_loss
 from .models.word_embedding import EMBEDDING_MODES
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,10 @@ class ModelArguments:
     ignore_mismatched_sizes: bool = field(
         default=False, metadata={"help": "Re-initialise a checkpoint's head when its num_labels does not fit the data."}
     )
+    class_weight: list[str] = field(
+        default_factory=lambda: ["none"],
+        metadata={"help": f"Loss weights per label: {', '.join(CLASS_WEIGHT_MODES)}, or one number per label."},
+    )
 
     def __post_init__(self):
         # Checked here so that a typo fails before any data is read or model built.
@@ -117,6 +122,7 @@ class ModelArguments:
                 f"Unknown --pretrained_embeddings {self.pretrained_embeddings!r}; "
                 f"choose one of {', '.join(PRETRAINED_EMBEDDINGS)}."
             )
+        parse_class_weight(self.class_weight)
 
 
 @dataclass
@@ -192,6 +198,8 @@ def parse_args(
         raise TextclsError(f"Unknown argument(s) {' '.join(unknown)}: see --help for the flags that exist.")
     if data_args.dataset is None and data_args.train_file is None:
         data_args.dataset = "movie-snippets"
+    if parse_class_weight(model_args.class_weight) != "none" and training_args.label_smoothing_factor:
+        raise TextclsError("--class_weight and --label_smoothing_factor cannot be combined: choose one.")
     return model_args, data_args, run_args, training_args
 
 
@@ -325,6 +333,18 @@ class TextclsTrainer(Trainer):
         self.model_card_kwargs = model_card_kwargs or {}
         self.final_metrics: dict[str, float] = {}
 
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        # Class weights live in the config and only the shared loss reads them; transformers' own classifiers
+        # compute an unweighted loss in `forward`, so with weights the shared loss is applied here for every family.
+        config = self.accelerator.unwrap_model(model).config
+        if getattr(config, "class_weights", None) is None or "labels" not in inputs:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        inputs = dict(inputs)
+        labels = inputs.pop("labels")
+        outputs = model(**inputs)
+        loss = sequence_classification_loss(outputs.logits, labels, config)
+        return (loss, outputs) if return_outputs else loss
+
     def _get_train_sampler(self, train_dataset=None):
         sampler = super()._get_train_sampler(train_dataset)
         if type(sampler) is LengthGroupedSampler:
@@ -404,6 +424,9 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
     family = get_family(model_args.model_type)
     max_seq_length = data_args.max_seq_length or family.max_seq_length
     tokenizer, model = family.build(family, model_args, data, max_seq_length)
+    model.config.class_weights = compute_class_weights(
+        parse_class_weight(model_args.class_weight), data.dataset["train"]["label"], data.problem_type, data.num_labels
+    )
     if model_args.use_lora:
         model = apply_lora(model, model_args)
         model.print_trainable_parameters()
@@ -485,6 +508,8 @@ def hyperparameters(
     )
     if family.word_level:
         params.update(embedding_mode=model_args.embedding_mode, pretrained_embeddings=model_args.pretrained_embeddings)
+    if model_args.class_weight != ["none"]:
+        params.update(class_weight=" ".join(model_args.class_weight))
     if model_args.use_lora:
         params.update(lora_r=model_args.lora_r, lora_alpha=model_args.lora_alpha, lora_dropout=model_args.lora_dropout)
     return params
