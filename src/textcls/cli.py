@@ -77,20 +77,25 @@ def write_predictions(texts, predictions, output: str | None, output_format: str
 
 def command_predict(args) -> None:
     from .inference import label_predictions, load_checkpoint, predict_logits
+    from .thresholds import check_threshold
 
+    check_threshold(args.multi_label_threshold)
     texts = read_texts(args.input, args.text_column)
     if not texts:
         raise TextclsError(f"No texts to classify in {args.input}.")
     model, tokenizer = load_checkpoint(args.model, trust_remote_code=args.trust_remote_code)
     logits = predict_logits(model, tokenizer, texts, batch_size=args.batch_size, max_length=args.max_seq_length, progress=True)
     output_format = args.format or ("jsonl" if args.output and args.output.endswith((".jsonl", ".json")) else "csv")
-    write_predictions(texts, label_predictions(model, logits), args.output, output_format)
+    predictions = label_predictions(model, logits, args.multi_label_threshold)
+    write_predictions(texts, predictions, args.output, output_format)
 
 
 def command_evaluate(args) -> None:
     from .evaluation import evaluate_checkpoint
     from .metrics import format_metrics_table
+    from .thresholds import check_threshold
 
+    check_threshold(args.multi_label_threshold)
     metrics = evaluate_checkpoint(
         args.model,
         split=args.split,
@@ -98,6 +103,7 @@ def command_evaluate(args) -> None:
         batch_size=args.batch_size,
         max_seq_length=args.max_seq_length,
         trust_remote_code=args.trust_remote_code,
+        multi_label_threshold=args.multi_label_threshold,
         dataset=args.dataset,
         train_file=args.train_file,
         validation_file=args.validation_file,
@@ -131,6 +137,15 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max_seq_length", type=int)
     parser.add_argument("--output_dir", help="Where the JSON and PNG go (default: the checkpoint folder).")
     parser.add_argument("--trust_remote_code", action="store_true", help="Run code shipped with a checkpoint.")
+    add_threshold_argument(parser)
+
+
+def add_threshold_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--multi_label_threshold",
+        type=float,
+        help="Multi-label: one probability threshold for every label (default: the checkpoint's, else 0.5).",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--batch_size", type=int, default=64)
     predict.add_argument("--max_seq_length", type=int)
     predict.add_argument("--trust_remote_code", action="store_true")
+    add_threshold_argument(predict)
 
     download = commands.add_parser("download", help="Fetch builtin corpora, word vectors and SmolLM2 into the cache.")
     download.add_argument("names", nargs="+", help="all, or names: movie-snippets, 20newsgroups, ...")

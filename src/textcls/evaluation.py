@@ -14,6 +14,7 @@ from .data import MULTI_LABEL, REGRESSION, SINGLE_LABEL, load_text_classificatio
 from .errors import DataError
 from .inference import load_checkpoint, predict_logits
 from .metrics import build_compute_metrics, save_confusion_matrix
+from .thresholds import label_thresholds, logit_thresholds
 
 
 def model_label_space(config) -> dict:
@@ -34,6 +35,7 @@ def evaluate_checkpoint(
     batch_size: int = 64,
     max_seq_length: int | None = None,
     trust_remote_code: bool = False,
+    multi_label_threshold: float | None = None,
     **data_kwargs,
 ) -> dict[str, float]:
     """Metrics of the checkpoint on `split`; writes `{split}_results.json` (+ a confusion matrix PNG).
@@ -41,6 +43,8 @@ def evaluate_checkpoint(
     `data_kwargs` go to `load_text_classification_data` (dataset, test_file, text_columns, ...);
     the label space is the model's, so no train split is needed: `test_file=...` alone works.
     Without `split`, "test" is used when the data has one, else the data's only split.
+    Multi-label predictions use `multi_label_threshold` for every label, else the checkpoint's
+    `config.multi_label_thresholds`, else 0.5.
     """
     # The config alone fixes the label space: bad data fails before the (possibly large) weights load.
     with checkpoint_errors(model_name_or_path):
@@ -55,7 +59,9 @@ def evaluate_checkpoint(
     rows = data.dataset[split]
     references = np.asarray(rows["label"])
     logits = predict_logits(model, tokenizer, rows["text"], batch_size=batch_size, max_length=max_seq_length, progress=True)
-    compute = build_compute_metrics(data.problem_type)
+    compute = build_compute_metrics(
+        data.problem_type, logit_thresholds(label_thresholds(config, multi_label_threshold))
+    )
     metrics = {f"{split}_{k}": v for k, v in compute(EvalPrediction(predictions=logits, label_ids=references)).items()}
     metrics[f"{split}_samples"] = len(rows)
 

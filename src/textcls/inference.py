@@ -17,6 +17,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from .checkpoints import checkpoint_errors
 from .models.sequence_classification import MULTI_LABEL, REGRESSION
+from .thresholds import label_thresholds
 
 
 def load_checkpoint(path: str, trust_remote_code: bool = False, device: str | None = None):
@@ -60,15 +61,20 @@ def scores_from_logits(logits: np.ndarray, problem_type: str | None) -> np.ndarr
     return softmax(logits, axis=-1)
 
 
-def label_predictions(model, logits: np.ndarray) -> list[dict]:
-    """One `{"label", "score"}` per text (multi-label: every label over 0.5, as a list)."""
+def label_predictions(model, logits: np.ndarray, multi_label_threshold: float | None = None) -> list[dict]:
+    """One `{"label", "score"}` per text (multi-label: every label over its threshold, as a list).
+
+    Multi-label thresholds: `multi_label_threshold` for every label, else the checkpoint's
+    `config.multi_label_thresholds` (tuned on validation by the recipe), else 0.5.
+    """
     problem_type = model.config.problem_type
     scores = scores_from_logits(logits, problem_type)
     id2label = model.config.id2label
     if problem_type == REGRESSION or logits.shape[-1] == 1:
         return [{"label": id2label.get(0, "score"), "score": float(row[0])} for row in scores]
     if problem_type == MULTI_LABEL:
-        chosen = [np.flatnonzero(row > 0.5) for row in scores]
+        thresholds = label_thresholds(model.config, multi_label_threshold)
+        chosen = [np.flatnonzero(row > thresholds) for row in scores]
         return [
             {"label": [id2label[int(i)] for i in ids], "score": [float(row[i]) for i in ids]}
             for ids, row in zip(chosen, scores)

@@ -46,6 +46,7 @@ from .errors import TextclsError, TrainingInterrupted
 from .families import FAMILIES, Family, get_family
 from .metrics import build_compute_metrics, format_metrics_table, save_confusion_matrix
 from .model_card import write_model_card
+from .thresholds import check_threshold, logit_thresholds, thresholds_for_run
 from .models.sequence_classification import MULTI_LABEL, REGRESSION, SINGLE_LABEL, sequence_classification_loss
 from .models.word_embedding import EMBEDDING_MODES
 
@@ -110,6 +111,10 @@ class ModelArguments:
         default_factory=lambda: ["none"],
         metadata={"help": f"Loss weights per label: {', '.join(CLASS_WEIGHT_MODES)}, or one number per label."},
     )
+    multi_label_threshold: float | None = field(
+        default=None,
+        metadata={"help": "Multi-label: one probability threshold for every label (default: tuned per label on validation)."},
+    )
 
     def __post_init__(self):
         # Checked here so that a typo fails before any data is read or model built.
@@ -123,6 +128,7 @@ class ModelArguments:
                 f"choose one of {', '.join(PRETRAINED_EMBEDDINGS)}."
             )
         parse_class_weight(self.class_weight)
+        check_threshold(self.multi_label_threshold)
 
 
 @dataclass
@@ -421,6 +427,8 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
     if training_args.metric_for_best_model == "accuracy" and data.problem_type in BEST_MODEL_METRIC:
         training_args.metric_for_best_model = BEST_MODEL_METRIC[data.problem_type]
         training_args.greater_is_better = data.problem_type != REGRESSION
+    if model_args.multi_label_threshold is not None and data.problem_type != MULTI_LABEL:
+        raise TextclsError("--multi_label_threshold applies to multi-label data only (labels that are lists).")
     family = get_family(model_args.model_type)
     max_seq_length = data_args.max_seq_length or family.max_seq_length
     tokenizer, model = family.build(family, model_args, data, max_seq_length)
@@ -445,7 +453,7 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
         eval_dataset=tokenized["validation"],
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=build_compute_metrics(data.problem_type),
+        compute_metrics=build_compute_metrics(data.problem_type, logit_thresholds(model_args.multi_label_threshold or 0.5)),
         callbacks=callbacks,
         model_card_kwargs=dict(
             model_type=model_args.model_type,
@@ -464,6 +472,10 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
             "run the same command again to resume."
         )
     metrics = {f"train_{k}" if not k.startswith("train_") else k: v for k, v in train_result.metrics.items()}
+    if data.problem_type == MULTI_LABEL:  # saved with the model; the final eval/test metrics use them
+        thresholds = thresholds_for_run(trainer, tokenized["validation"], model_args.multi_label_threshold, data.num_labels)
+        model.config.multi_label_thresholds = thresholds
+        trainer.compute_metrics = build_compute_metrics(data.problem_type, logit_thresholds(thresholds))
     metrics.update(trainer.evaluate(metric_key_prefix="eval"))
     test_predictions = None
     if "test" in tokenized:
