@@ -77,14 +77,22 @@ def write_predictions(texts, predictions, output: str | None, output_format: str
 
 def command_predict(args) -> None:
     from .inference import label_predictions, load_checkpoint, predict_logits
-    from .thresholds import check_threshold
 
-    check_threshold(args.multi_label_threshold)
+    check_prediction_arguments(args)
     texts = read_texts(args.input, args.text_column)
     if not texts:
         raise TextclsError(f"No texts to classify in {args.input}.")
     model, tokenizer = load_checkpoint(args.model, trust_remote_code=args.trust_remote_code)
-    logits = predict_logits(model, tokenizer, texts, batch_size=args.batch_size, max_length=args.max_seq_length, progress=True)
+    logits = predict_logits(
+        model,
+        tokenizer,
+        texts,
+        batch_size=args.batch_size,
+        max_length=args.max_seq_length,
+        progress=True,
+        long_text=args.long_text,
+        chunk_stride=args.chunk_stride,
+    )
     output_format = args.format or ("jsonl" if args.output and args.output.endswith((".jsonl", ".json")) else "csv")
     predictions = label_predictions(model, logits, args.multi_label_threshold)
     write_predictions(texts, predictions, args.output, output_format)
@@ -93,9 +101,8 @@ def command_predict(args) -> None:
 def command_evaluate(args) -> None:
     from .evaluation import evaluate_checkpoint
     from .metrics import format_metrics_table
-    from .thresholds import check_threshold
 
-    check_threshold(args.multi_label_threshold)
+    check_prediction_arguments(args)
     metrics = evaluate_checkpoint(
         args.model,
         split=args.split,
@@ -104,6 +111,8 @@ def command_evaluate(args) -> None:
         max_seq_length=args.max_seq_length,
         trust_remote_code=args.trust_remote_code,
         multi_label_threshold=args.multi_label_threshold,
+        long_text=args.long_text,
+        chunk_stride=args.chunk_stride,
         dataset=args.dataset,
         train_file=args.train_file,
         validation_file=args.validation_file,
@@ -137,15 +146,30 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max_seq_length", type=int)
     parser.add_argument("--output_dir", help="Where the JSON and PNG go (default: the checkpoint folder).")
     parser.add_argument("--trust_remote_code", action="store_true", help="Run code shipped with a checkpoint.")
-    add_threshold_argument(parser)
+    add_prediction_arguments(parser)
 
 
-def add_threshold_argument(parser: argparse.ArgumentParser) -> None:
+def add_prediction_arguments(parser: argparse.ArgumentParser) -> None:
+    """Settings a checkpoint records from training; a flag given here wins over the checkpoint's."""
     parser.add_argument(
         "--multi_label_threshold",
         type=float,
         help="Multi-label: one probability threshold for every label (default: the checkpoint's, else 0.5).",
     )
+    parser.add_argument(
+        "--long_text",
+        help="truncate, or chunk: average the logits of overlapping windows (default: as the model was trained).",
+    )
+    parser.add_argument("--chunk_stride", type=int, help="--long_text chunk: tokens shared by consecutive windows.")
+
+
+def check_prediction_arguments(args) -> None:
+    """Bad values fail before any model is loaded."""
+    from .long_text import check_long_text
+    from .thresholds import check_threshold
+
+    check_threshold(args.multi_label_threshold)
+    check_long_text(args.long_text or "truncate", args.chunk_stride)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--batch_size", type=int, default=64)
     predict.add_argument("--max_seq_length", type=int)
     predict.add_argument("--trust_remote_code", action="store_true")
-    add_threshold_argument(predict)
+    add_prediction_arguments(predict)
 
     download = commands.add_parser("download", help="Fetch builtin corpora, word vectors and SmolLM2 into the cache.")
     download.add_argument("names", nargs="+", help="all, or names: movie-snippets, 20newsgroups, ...")

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from .checkpoints import checkpoint_errors
+from .long_text import encode_windows, long_text_settings, mean_per_document
 from .models.sequence_classification import MULTI_LABEL, REGRESSION
 from .thresholds import label_thresholds
 
@@ -37,18 +38,31 @@ def predict_logits(
     batch_size: int = 64,
     max_length: int | None = None,
     progress: bool = False,
+    long_text: str | None = None,
+    chunk_stride: int | None = None,
 ) -> np.ndarray:
-    """`[len(texts), num_labels]` float32 logits, in the order of `texts`."""
-    max_length = max_length or min(tokenizer.model_max_length, 100_000)
-    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+    """`[len(texts), num_labels]` float32 logits, in the order of `texts`.
+
+    Long texts are truncated to `max_length` tokens, or with `long_text="chunk"` cut into
+    overlapping windows whose logits are averaged per text (textcls.long_text); by default as the
+    checkpoint was trained (`config.long_text`), else truncated to what the tokenizer allows.
+    """
+    long_text, max_length, chunk_stride = long_text_settings(model.config, tokenizer, long_text, max_length, chunk_stride)
+    if long_text == "chunk":
+        windows, document = encode_windows(tokenizer, texts, max_length, chunk_stride)
+        encoded = windows["input_ids"]
+    else:
+        encoded = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
     order = np.argsort([len(ids) for ids in encoded], kind="stable")
-    logits = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
+    logits = np.zeros((len(encoded), model.config.num_labels), dtype=np.float32)
     device = next(model.parameters()).device
     for start in tqdm(range(0, len(order), batch_size), disable=not progress, desc="Predicting", unit="batch"):
         rows = order[start : start + batch_size]
         batch = tokenizer.pad({"input_ids": [encoded[i] for i in rows]}, return_tensors="pt")
         batch = {key: value.to(device) for key, value in batch.items()}
         logits[rows] = model(**batch).logits.float().cpu().numpy()
+    if long_text == "chunk":
+        logits = mean_per_document(torch.from_numpy(logits), torch.tensor(document), len(texts)).numpy()
     return logits
 
 

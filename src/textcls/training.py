@@ -45,6 +45,16 @@ from .embeddings import PRETRAINED_EMBEDDINGS
 from .errors import TextclsError, TrainingInterrupted
 from .families import FAMILIES, Family, get_family
 from .metrics import build_compute_metrics, format_metrics_table, save_confusion_matrix
+from .long_text import (
+    LONG_TEXT_MODES,
+    WINDOW_DOCUMENT,
+    WindowCollator,
+    check_long_text,
+    document_prediction_step,
+    record_long_text,
+    tokenize_chunked_splits,
+    window_stride,
+)
 from .model_card import write_model_card
 from .thresholds import check_threshold, logit_thresholds, thresholds_for_run
 from .models.sequence_classification import MULTI_LABEL, REGRESSION, SINGLE_LABEL, sequence_classification_loss
@@ -151,6 +161,16 @@ class DataArguments:
     max_train_samples: int | None = field(default=None)
     max_eval_samples: int | None = field(default=None)
     max_test_samples: int | None = field(default=None)
+    long_text: str = field(
+        default="truncate",
+        metadata={"help": f"Texts over --max_seq_length: {' or '.join(LONG_TEXT_MODES)} (overlapping windows, logits averaged)."},
+    )
+    chunk_stride: int | None = field(
+        default=None, metadata={"help": "--long_text chunk: tokens shared by consecutive windows (default a quarter)."}
+    )
+
+    def __post_init__(self):
+        check_long_text(self.long_text, self.chunk_stride)
 
 
 @dataclass
@@ -351,6 +371,11 @@ class TextclsTrainer(Trainer):
         loss = sequence_classification_loss(outputs.logits, labels, config)
         return (loss, outputs) if return_outputs else loss
 
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        if WINDOW_DOCUMENT in inputs:  # --long_text chunk: one prediction per text from its windows
+            return document_prediction_step(self, model, inputs)
+        return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
+
     def _get_train_sampler(self, train_dataset=None):
         sampler = super()._get_train_sampler(train_dataset)
         if type(sampler) is LengthGroupedSampler:
@@ -440,7 +465,12 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
         model.print_trainable_parameters()
 
     with training_args.main_process_first(desc="tokenizing"):
-        tokenized = tokenize_splits(data.dataset, tokenizer, max_seq_length)
+        if data_args.long_text == "chunk":  # overlapping windows (textcls.long_text)
+            stride = window_stride(tokenizer, max_seq_length, data_args.chunk_stride)
+            record_long_text(model.config, data_args.long_text, max_seq_length, stride)
+            tokenized = tokenize_chunked_splits(data.dataset, tokenizer, max_seq_length, stride)
+        else:
+            tokenized = tokenize_splits(data.dataset, tokenizer, max_seq_length)
     interrupt = SaveOnInterrupt()
     callbacks = [interrupt]
     if run_args.early_stopping_patience:
@@ -452,7 +482,7 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
         train_dataset=tokenized["train"],
         eval_dataset=tokenized["validation"],
         processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer),
+        data_collator=WindowCollator(tokenizer) if data_args.long_text == "chunk" else DataCollatorWithPadding(tokenizer),
         compute_metrics=build_compute_metrics(data.problem_type, logit_thresholds(model_args.multi_label_threshold or 0.5)),
         callbacks=callbacks,
         model_card_kwargs=dict(
