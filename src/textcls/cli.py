@@ -1,4 +1,4 @@
-"""The `textcls` command: train, evaluate, predict, download.
+"""The `textcls` command: train, tune, evaluate, predict, download.
 
 Problems with the user's input end the command with one line on stderr and exit code 2; the
 full traceback is shown with `--debug` or `TEXTCLS_DEBUG=1`.
@@ -177,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="Show full tracebacks.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("train", help="Fine-tune a model (same arguments as recipes/finetune.py).", add_help=False)
+    commands.add_parser(
+        "tune",
+        help="Search hyperparameters on validation (train's arguments + --n_trials, --time_budget), then train the best.",
+        add_help=False,
+    )
 
     evaluate = commands.add_parser("evaluate", help="Evaluate a checkpoint on a dataset split.")
     add_evaluate_arguments(evaluate)
@@ -218,6 +223,10 @@ def main(argv: list[str] | None = None) -> int:
         from .training import run
 
         return run_reporting_errors(lambda: run(argv[1:]), debug)
+    if argv and argv[0] == "tune":
+        from .tuning import tune
+
+        return run_reporting_errors(lambda: tune(argv[1:]), debug)
     args = build_parser().parse_args(argv)
     handlers = {"evaluate": command_evaluate, "predict": command_predict, "download": command_download}
     return run_reporting_errors(lambda: handlers[args.command](args), debug)

@@ -249,6 +249,30 @@ def load_data(data_args: DataArguments) -> TextClassificationData:
     )
 
 
+def fit_settings_to_data(model_args: ModelArguments, training_args: TrainingArguments, data: TextClassificationData):
+    """Settings that depend on the problem type: what "best" means, and flags that need multi-label data."""
+    if training_args.metric_for_best_model == "accuracy" and data.problem_type in BEST_MODEL_METRIC:
+        training_args.metric_for_best_model = BEST_MODEL_METRIC[data.problem_type]
+        training_args.greater_is_better = data.problem_type != REGRESSION
+    if model_args.multi_label_threshold is not None and data.problem_type != MULTI_LABEL:
+        raise TextclsError("--multi_label_threshold applies to multi-label data only (labels that are lists).")
+
+
+def tokenize_data(
+    dataset: datasets.DatasetDict, tokenizer, data_args: DataArguments, max_seq_length: int, config
+) -> datasets.DatasetDict:
+    """Truncated texts, or with `--long_text chunk` overlapping windows (recorded in `config`)."""
+    if data_args.long_text == "chunk":  # textcls.long_text
+        stride = window_stride(tokenizer, max_seq_length, data_args.chunk_stride)
+        record_long_text(config, data_args.long_text, max_seq_length, stride)
+        return tokenize_chunked_splits(dataset, tokenizer, max_seq_length, stride)
+    return tokenize_splits(dataset, tokenizer, max_seq_length)
+
+
+def build_data_collator(data_args: DataArguments, tokenizer):
+    return WindowCollator(tokenizer) if data_args.long_text == "chunk" else DataCollatorWithPadding(tokenizer)
+
+
 def tokenize_splits(
     dataset: datasets.DatasetDict, tokenizer: PreTrainedTokenizerBase, max_seq_length: int
 ) -> datasets.DatasetDict:
@@ -263,7 +287,19 @@ def tokenize_splits(
 
 
 # ----------------------------------------------------------------------------------------------
-# LoRA
+# Model and LoRA
+
+
+def build_model(family: Family, model_args: ModelArguments, data: TextClassificationData, max_seq_length: int):
+    """Tokenizer and model of the family, with `--class_weight` in the config and LoRA adapters if asked."""
+    tokenizer, model = family.build(family, model_args, data, max_seq_length)
+    model.config.class_weights = compute_class_weights(
+        parse_class_weight(model_args.class_weight), data.dataset["train"]["label"], data.problem_type, data.num_labels
+    )
+    if model_args.use_lora:
+        model = apply_lora(model, model_args)
+        model.print_trainable_parameters()
+    return tokenizer, model
 
 
 def apply_lora(model, model_args: ModelArguments):
@@ -449,28 +485,13 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
     set_seed(training_args.seed)
     with training_args.main_process_first(desc="loading data"):
         data = load_data(data_args)
-    if training_args.metric_for_best_model == "accuracy" and data.problem_type in BEST_MODEL_METRIC:
-        training_args.metric_for_best_model = BEST_MODEL_METRIC[data.problem_type]
-        training_args.greater_is_better = data.problem_type != REGRESSION
-    if model_args.multi_label_threshold is not None and data.problem_type != MULTI_LABEL:
-        raise TextclsError("--multi_label_threshold applies to multi-label data only (labels that are lists).")
+    fit_settings_to_data(model_args, training_args, data)
     family = get_family(model_args.model_type)
     max_seq_length = data_args.max_seq_length or family.max_seq_length
-    tokenizer, model = family.build(family, model_args, data, max_seq_length)
-    model.config.class_weights = compute_class_weights(
-        parse_class_weight(model_args.class_weight), data.dataset["train"]["label"], data.problem_type, data.num_labels
-    )
-    if model_args.use_lora:
-        model = apply_lora(model, model_args)
-        model.print_trainable_parameters()
+    tokenizer, model = build_model(family, model_args, data, max_seq_length)
 
     with training_args.main_process_first(desc="tokenizing"):
-        if data_args.long_text == "chunk":  # overlapping windows (textcls.long_text)
-            stride = window_stride(tokenizer, max_seq_length, data_args.chunk_stride)
-            record_long_text(model.config, data_args.long_text, max_seq_length, stride)
-            tokenized = tokenize_chunked_splits(data.dataset, tokenizer, max_seq_length, stride)
-        else:
-            tokenized = tokenize_splits(data.dataset, tokenizer, max_seq_length)
+        tokenized = tokenize_data(data.dataset, tokenizer, data_args, max_seq_length, model.config)
     interrupt = SaveOnInterrupt()
     callbacks = [interrupt]
     if run_args.early_stopping_patience:
@@ -482,7 +503,7 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
         train_dataset=tokenized["train"],
         eval_dataset=tokenized["validation"],
         processing_class=tokenizer,
-        data_collator=WindowCollator(tokenizer) if data_args.long_text == "chunk" else DataCollatorWithPadding(tokenizer),
+        data_collator=build_data_collator(data_args, tokenizer),
         compute_metrics=build_compute_metrics(data.problem_type, logit_thresholds(model_args.multi_label_threshold or 0.5)),
         callbacks=callbacks,
         model_card_kwargs=dict(
