@@ -59,7 +59,8 @@ def compute_class_weights(spec: str | list[float], labels, problem_type: str, nu
     if problem_type == MULTI_LABEL:
         positives = (labels >= 0.5).sum(axis=0)
         # A label never (or always) seen in training gets weight 1: no evidence to reweigh it.
-        weights = np.where((positives > 0) & (positives < len(labels)), (len(labels) - positives) / np.maximum(positives, 1), 1.0)
+        seen = (positives > 0) & (positives < len(labels))
+        weights = np.where(seen, (len(labels) - positives) / np.maximum(positives, 1), 1.0)
     else:
         present = np.unique(labels)
         weights = np.ones(num_labels)

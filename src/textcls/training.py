@@ -44,7 +44,6 @@ from .data import BUILTIN_DATASETS, TextClassificationData, load_text_classifica
 from .embeddings import PRETRAINED_EMBEDDINGS
 from .errors import TextclsError, TrainingInterrupted
 from .families import FAMILIES, Family, get_family
-from .metrics import build_compute_metrics, format_metrics_table, save_confusion_matrix
 from .long_text import (
     LONG_TEXT_MODES,
     WINDOW_DOCUMENT,
@@ -55,10 +54,11 @@ from .long_text import (
     tokenize_chunked_splits,
     window_stride,
 )
+from .metrics import build_compute_metrics, format_metrics_table, save_confusion_matrix
 from .model_card import write_model_card
-from .thresholds import check_threshold, logit_thresholds, thresholds_for_run
 from .models.sequence_classification import MULTI_LABEL, REGRESSION, SINGLE_LABEL, sequence_classification_loss
 from .models.word_embedding import EMBEDDING_MODES
+from .thresholds import check_threshold, logit_thresholds, thresholds_for_run
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class ModelArguments:
     )
     multi_label_threshold: float | None = field(
         default=None,
-        metadata={"help": "Multi-label: one probability threshold for every label (default: tuned per label on validation)."},
+        metadata={"help": "Multi-label: one probability threshold for all labels (default: tuned on validation)."},
     )
 
     def __post_init__(self):
@@ -163,7 +163,7 @@ class DataArguments:
     max_test_samples: int | None = field(default=None)
     long_text: str = field(
         default="truncate",
-        metadata={"help": f"Texts over --max_seq_length: {' or '.join(LONG_TEXT_MODES)} (overlapping windows, logits averaged)."},
+        metadata={"help": f"Texts over --max_seq_length: {' or '.join(LONG_TEXT_MODES)} (windows, logits averaged)."},
     )
     chunk_stride: int | None = field(
         default=None, metadata={"help": "--long_text chunk: tokens shared by consecutive windows (default a quarter)."}
@@ -504,7 +504,9 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
         eval_dataset=tokenized["validation"],
         processing_class=tokenizer,
         data_collator=build_data_collator(data_args, tokenizer),
-        compute_metrics=build_compute_metrics(data.problem_type, logit_thresholds(model_args.multi_label_threshold or 0.5)),
+        compute_metrics=build_compute_metrics(
+            data.problem_type, logit_thresholds(model_args.multi_label_threshold or 0.5)
+        ),
         callbacks=callbacks,
         model_card_kwargs=dict(
             model_type=model_args.model_type,
@@ -524,7 +526,9 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
         )
     metrics = {f"train_{k}" if not k.startswith("train_") else k: v for k, v in train_result.metrics.items()}
     if data.problem_type == MULTI_LABEL:  # saved with the model; the final eval/test metrics use them
-        thresholds = thresholds_for_run(trainer, tokenized["validation"], model_args.multi_label_threshold, data.num_labels)
+        thresholds = thresholds_for_run(
+            trainer, tokenized["validation"], model_args.multi_label_threshold, data.num_labels
+        )
         model.config.multi_label_thresholds = thresholds
         trainer.compute_metrics = build_compute_metrics(data.problem_type, logit_thresholds(thresholds))
     metrics.update(trainer.evaluate(metric_key_prefix="eval"))
