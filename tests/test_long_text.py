@@ -14,8 +14,9 @@ from transformers import TrainingArguments
 
 import textcls
 from textcls.cli import main as cli_main
+from textcls.errors import TextclsError
 from textcls.inference import load_checkpoint, predict_logits
-from textcls.long_text import WindowCollator, encode_windows, tokenize_chunked_splits
+from textcls.long_text import WindowCollator, encode_windows, tokenize_chunked_splits, window_stride
 from textcls.training import TextclsTrainer, run
 
 FILLER = ["the", "film", "plot", "was", "cast", "and", "really", "quite", "a", "story", "music", "ending"]
@@ -135,3 +136,11 @@ def test_bad_long_text_flags_are_one_line_errors(flags, message, tmp_path, capsy
     code = cli_main(["predict", "--model", str(tmp_path), str(tmp_path / "in.txt"), *flags[:2]])
     if flags[1] == "window":
         assert_one_line_error(code, capsys.readouterr().err, message)
+
+
+def test_chunking_needs_a_fast_tokenizer():
+    class Slow:  # what a slow (Python) tokenizer reports
+        is_fast = False
+
+    with pytest.raises(TextclsError, match="needs a fast tokenizer; Slow is a slow one"):
+        window_stride(Slow(), 8, 2)

@@ -36,6 +36,11 @@ def check_long_text(mode: str, stride: int | None) -> None:
 
 def window_stride(tokenizer: PreTrainedTokenizerBase, max_length: int, stride: int | None) -> int:
     """The overlap to use: `stride`, or a quarter of a window; it must leave room for new tokens."""
+    if not tokenizer.is_fast:
+        raise TextclsError(
+            f"--long_text chunk needs a fast tokenizer; {type(tokenizer).__name__} is a slow one: "
+            "save the checkpoint with its fast (tokenizer.json) tokenizer."
+        )
     room = max_length - tokenizer.num_special_tokens_to_add()
     stride = room // 4 if stride is None else stride
     if not 0 <= stride < room:
