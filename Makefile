@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-fast demo data bench-accuracy bench-speed clean
+.PHONY: install test test-fast demo data bench-accuracy bench-speed bench-real-corpora clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench-accuracy: install
 bench-speed: install
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/speed.py $(if $(QUICK),--quick) $(BENCH_ARGS)
 	$(if $(QUICK),,HF_HUB_OFFLINE=1 $(BIN)/python bench/report.py)
+
+# Issue 11: class weights on reuters-r8, chunk vs truncate on 20newsgroups, tuned CNNs vs defaults (hours on a CPU).
+bench-real-corpora: install
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/real_corpora.py $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -146,6 +146,7 @@ def test_multi_label_and_regression_data_pick_their_heads(tmp_path):
     multi = tmp_path / "multi.jsonl"
     multi.write_text("".join(json.dumps({"text": r["text"], "tags": [r["label"], "film"] if "film" in r["text"] else [r["label"]]}) + "\n" for r in rows))
     metrics = run(["--train_file", str(multi), "--label_column", "tags", "--output_dir", str(tmp_path / "m"),
+                   "--multi_label_threshold", "0.5",  # predict is compared with sigmoid > 0.5 below
                    "--num_train_epochs", "1", "--embedding_dim", "16", *FAST])
     assert {"eval_f1_micro", "eval_f1_macro", "eval_subset_accuracy"} <= set(metrics)
     assert json.loads((tmp_path / "m" / "config.json").read_text())["problem_type"] == "multi_label_classification"

@@ -1,4 +1,4 @@
-"""The `textcls` command: train, evaluate, predict, download.
+"""The `textcls` command: train, tune, evaluate, predict, download.
 
 Problems with the user's input end the command with one line on stderr and exit code 2; the
 full traceback is shown with `--debug` or `TEXTCLS_DEBUG=1`.
@@ -58,9 +58,19 @@ def command_predict(args) -> None:
     if not texts:
         raise TextclsError(f"No texts to classify in {args.input}.")
     model, tokenizer = load_checkpoint(args.model, trust_remote_code=args.trust_remote_code)
-    logits = predict_logits(model, tokenizer, texts, batch_size=args.batch_size, max_length=args.max_seq_length, progress=True)
+    logits = predict_logits(
+        model,
+        tokenizer,
+        texts,
+        batch_size=args.batch_size,
+        max_length=args.max_seq_length,
+        progress=True,
+        long_text=args.long_text,
+        chunk_stride=args.chunk_stride,
+    )
     output_format = args.format or ("jsonl" if args.output and args.output.endswith((".jsonl", ".json")) else "csv")
-    write_predictions(texts, label_predictions(model, logits), args.output, output_format)
+    predictions = label_predictions(model, logits, args.multi_label_threshold)
+    write_predictions(texts, predictions, args.output, output_format)
 
 
 def command_evaluate(args) -> None:
@@ -81,6 +91,9 @@ def command_evaluate(args) -> None:
         batch_size=args.batch_size,
         max_seq_length=args.max_seq_length,
         trust_remote_code=args.trust_remote_code,
+        multi_label_threshold=args.multi_label_threshold,
+        long_text=args.long_text,
+        chunk_stride=args.chunk_stride,
         dataset=args.dataset,
         train_file=args.train_file,
         validation_file=args.validation_file,
@@ -114,6 +127,21 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max_seq_length", type=int)
     parser.add_argument("--output_dir", help="Where the JSON and PNG go (default: the checkpoint folder).")
     parser.add_argument("--trust_remote_code", action="store_true", help="Run code shipped with a checkpoint.")
+    add_prediction_arguments(parser)
+
+
+def add_prediction_arguments(parser: argparse.ArgumentParser) -> None:
+    """Settings a checkpoint records from training; a flag given here wins over the checkpoint's."""
+    parser.add_argument(
+        "--multi_label_threshold",
+        type=float,
+        help="Multi-label: one probability threshold for every label (default: the checkpoint's, else 0.5).",
+    )
+    parser.add_argument(
+        "--long_text",
+        help="truncate, or chunk: average the logits of overlapping windows (default: as the model was trained).",
+    )
+    parser.add_argument("--chunk_stride", type=int, help="--long_text chunk: tokens shared by consecutive windows.")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="Show full tracebacks.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("train", help="Fine-tune a model (same arguments as recipes/finetune.py).", add_help=False)
+    commands.add_parser(
+        "tune",
+        help="Search hyperparameters on validation (train's arguments + --n_trials, --time_budget), then train the best.",
+        add_help=False,
+    )
 
     evaluate = commands.add_parser("evaluate", help="Evaluate a checkpoint on a dataset split.")
     add_evaluate_arguments(evaluate)
@@ -134,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--batch_size", type=int, default=64)
     predict.add_argument("--max_seq_length", type=int)
     predict.add_argument("--trust_remote_code", action="store_true")
+    add_prediction_arguments(predict)
 
     download = commands.add_parser("download", help="Fetch builtin corpora, word vectors and SmolLM2 into the cache.")
     download.add_argument("names", nargs="+", help="all, or names: movie-snippets, 20newsgroups, ...")
@@ -175,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
         from .training import run
 
         return run_reporting_errors(lambda: run(argv[1:]), debug)
+    if argv and argv[0] == "tune":
+        from .tuning import tune
+
+        return run_reporting_errors(lambda: tune(argv[1:]), debug)
     args = build_parser().parse_args(argv)
     handlers = {"evaluate": command_evaluate, "predict": command_predict, "download": command_download}
     return run_reporting_errors(lambda: handlers[args.command](args), debug)

@@ -15,6 +15,7 @@ from .errors import DataError
 from .inference import load_checkpoint, predict_logits
 from .metrics import build_compute_metrics
 from .reporting import save_confusion_matrix
+from .thresholds import label_thresholds, logit_thresholds
 
 
 def model_label_space(config) -> dict:
@@ -35,6 +36,9 @@ def evaluate_checkpoint(
     batch_size: int = 64,
     max_seq_length: int | None = None,
     trust_remote_code: bool = False,
+    multi_label_threshold: float | None = None,
+    long_text: str | None = None,
+    chunk_stride: int | None = None,
     **data_kwargs,
 ) -> dict[str, float]:
     """Metrics of the checkpoint on `split`; writes `{split}_results.json` (+ a confusion matrix PNG).
@@ -42,6 +46,9 @@ def evaluate_checkpoint(
     `data_kwargs` go to `load_text_classification_data` (dataset, test_file, text_columns, ...);
     the label space is the model's, so no train split is needed: `test_file=...` alone works.
     Without `split`, "test" is used when the data has one, else the data's only split.
+    Multi-label predictions use `multi_label_threshold` for every label, else the checkpoint's
+    `config.multi_label_thresholds`, else 0.5. Long texts: `long_text`/`chunk_stride` as in
+    `inference.predict_logits` (default: as the checkpoint was trained); one metric row per text.
     """
     # The config alone fixes the label space: bad data fails before the (possibly large) weights load.
     with checkpoint_errors(model_name_or_path):
@@ -55,8 +62,19 @@ def evaluate_checkpoint(
         raise DataError(f"the data has no {split!r} split; it has: {', '.join(splits)} (choose one with --split / split=)")
     rows = data.dataset[split]
     references = np.asarray(rows["label"])
-    logits = predict_logits(model, tokenizer, rows["text"], batch_size=batch_size, max_length=max_seq_length, progress=True)
-    compute = build_compute_metrics(data.problem_type)
+    logits = predict_logits(
+        model,
+        tokenizer,
+        rows["text"],
+        batch_size=batch_size,
+        max_length=max_seq_length,
+        progress=True,
+        long_text=long_text,
+        chunk_stride=chunk_stride,
+    )
+    compute = build_compute_metrics(
+        data.problem_type, logit_thresholds(label_thresholds(config, multi_label_threshold))
+    )
     metrics = {f"{split}_{k}": v for k, v in compute(EvalPrediction(predictions=logits, label_ids=references)).items()}
     metrics[f"{split}_samples"] = len(rows)
 

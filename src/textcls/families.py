@@ -66,6 +66,37 @@ logger = logging.getLogger(__name__)
 DEFAULT_WORD_VECTORS = "glove-6b-50d"
 
 
+# ----------------------------------------------------------------------------------------------
+# Hyperparameter search spaces (`textcls tune`, textcls.tuning): a flag name -> its range.
+
+
+@dataclass(frozen=True)
+class LogUniform:
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class Uniform:
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class IntRange:
+    low: int
+    high: int
+
+
+@dataclass(frozen=True)
+class Choice:
+    options: tuple
+
+
+# Every classification family may weigh its loss (textcls.class_weights).
+CLASS_WEIGHT_CHOICE = Choice(("none", "sqrt_balanced", "balanced"))
+
+
 @dataclass(frozen=True)
 class Family:
     """One model family: its classes, how it is built, and the recipe defaults that train it well."""
@@ -94,6 +125,10 @@ class Family:
     check_config: Callable | None = None
     # The classification head's module name; one of the two that peft's SEQ_CLS task trains and saves.
     head: str = "classifier"
+    # `textcls tune`: flag name -> range (LogUniform, Uniform, IntRange, Choice); any flag given on the
+    # command line is held fixed. None: learning rate and epochs around training_defaults (textcls.tuning).
+    search_space: dict | None = None
+    lora_search_space: dict = field(default_factory=dict)  # over search_space with --use_lora
 
     @property
     def model_type(self) -> str | None:
@@ -319,6 +354,14 @@ FAMILIES: dict[str, Family] = {
             vector_training_defaults=WORD_VECTOR_TRAINING_DEFAULTS,
             config_flags=("num_filters", "dropout", "kernel_sizes"),
             check_config=check_textcnn_length,
+            search_space=dict(
+                learning_rate=LogUniform(3e-4, 3e-2),
+                num_train_epochs=IntRange(3, 12),
+                dropout=Uniform(0.2, 0.7),
+                num_filters=Choice((50, 100, 200)),
+                embedding_mode=Choice(("rand", "static", "non-static", "multichannel")),
+                class_weight=CLASS_WEIGHT_CHOICE,
+            ),
         ),
         Family(
             name="dpcnn",
@@ -336,6 +379,15 @@ FAMILIES: dict[str, Family] = {
             training_defaults=dict(learning_rate=1e-3, num_train_epochs=5, per_device_train_batch_size=64),
             vector_training_defaults=WORD_VECTOR_TRAINING_DEFAULTS,
             config_flags=("num_filters", "dropout"),
+            # bench/RESULTS.md: DPCNN on reuters-r8 wanted lr 3e-3 and 10 epochs.
+            search_space=dict(
+                learning_rate=LogUniform(3e-4, 1e-2),
+                num_train_epochs=IntRange(3, 12),
+                dropout=Uniform(0.0, 0.6),
+                num_filters=Choice((100, 250)),
+                embedding_mode=Choice(("rand", "static", "non-static", "multichannel")),
+                class_weight=CLASS_WEIGHT_CHOICE,
+            ),
         ),
         Family(
             name="fasttext",
@@ -399,6 +451,12 @@ FAMILIES: dict[str, Family] = {
             # LoRA moves few weights: a larger step than full fine-tuning (2e-4, QLoRA's rate for 7B-13B models),
             # rank 16 with alpha 2r, and a yet larger step for the new, randomly initialised head.
             lora_training_defaults=dict(learning_rate=2e-4, head_learning_rate=1e-3, lora_r=16, lora_alpha=32),
+            search_space=dict(
+                learning_rate=LogUniform(1e-5, 1e-4), num_train_epochs=IntRange(1, 3), class_weight=CLASS_WEIGHT_CHOICE
+            ),
+            lora_search_space=dict(
+                learning_rate=LogUniform(3e-5, 1e-3), lora_r=Choice((4, 8, 16)), lora_dropout=Uniform(0.0, 0.1)
+            ),
             builtin_checkpoints={"smollm2-135m": resources.smollm2_checkpoint},
             default_checkpoint="smollm2-135m",
             head="score",

@@ -16,7 +16,9 @@ from tqdm.auto import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from .checkpoints import check_tokenizer_files, checkpoint_errors
+from .long_text import encode_windows, long_text_settings, mean_per_document
 from .models.sequence_classification import MULTI_LABEL, REGRESSION
+from .thresholds import label_thresholds
 
 
 def load_checkpoint(path: str, trust_remote_code: bool = False, device: str | None = None):
@@ -37,18 +39,31 @@ def predict_logits(
     batch_size: int = 64,
     max_length: int | None = None,
     progress: bool = False,
+    long_text: str | None = None,
+    chunk_stride: int | None = None,
 ) -> np.ndarray:
-    """`[len(texts), num_labels]` float32 logits, in the order of `texts`."""
-    max_length = max_length or min(tokenizer.model_max_length, 100_000)
-    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+    """`[len(texts), num_labels]` float32 logits, in the order of `texts`.
+
+    Long texts are truncated to `max_length` tokens, or with `long_text="chunk"` cut into
+    overlapping windows whose logits are averaged per text (textcls.long_text); by default as the
+    checkpoint was trained (`config.long_text`), else truncated to what the tokenizer allows.
+    """
+    long_text, max_length, chunk_stride = long_text_settings(model.config, tokenizer, long_text, max_length, chunk_stride)
+    if long_text == "chunk":
+        windows, document = encode_windows(tokenizer, texts, max_length, chunk_stride)
+        encoded = windows["input_ids"]
+    else:
+        encoded = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
     order = np.argsort([len(ids) for ids in encoded], kind="stable")
-    logits = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
+    logits = np.zeros((len(encoded), model.config.num_labels), dtype=np.float32)
     device = next(model.parameters()).device
     for start in tqdm(range(0, len(order), batch_size), disable=not progress, desc="Predicting", unit="batch"):
         rows = order[start : start + batch_size]
         batch = tokenizer.pad({"input_ids": [encoded[i] for i in rows]}, return_tensors="pt")
         batch = {key: value.to(device) for key, value in batch.items()}
         logits[rows] = model(**batch).logits.float().cpu().numpy()
+    if long_text == "chunk":
+        logits = mean_per_document(torch.from_numpy(logits), torch.tensor(document), len(texts)).numpy()
     return logits
 
 
@@ -61,15 +76,20 @@ def scores_from_logits(logits: np.ndarray, problem_type: str | None) -> np.ndarr
     return softmax(logits, axis=-1)
 
 
-def label_predictions(model, logits: np.ndarray) -> list[dict]:
-    """One `{"label", "score"}` per text (multi-label: every label over 0.5, as a list)."""
+def label_predictions(model, logits: np.ndarray, multi_label_threshold: float | None = None) -> list[dict]:
+    """One `{"label", "score"}` per text (multi-label: every label over its threshold, as a list).
+
+    Multi-label thresholds: `multi_label_threshold` for every label, else the checkpoint's
+    `config.multi_label_thresholds` (tuned on validation by the recipe), else 0.5.
+    """
     problem_type = model.config.problem_type
     scores = scores_from_logits(logits, problem_type)
     id2label = model.config.id2label
     if problem_type == REGRESSION or logits.shape[-1] == 1:
         return [{"label": id2label.get(0, "score"), "score": float(row[0])} for row in scores]
     if problem_type == MULTI_LABEL:
-        chosen = [np.flatnonzero(row > 0.5) for row in scores]
+        thresholds = label_thresholds(model.config, multi_label_threshold)
+        chosen = [np.flatnonzero(row > thresholds) for row in scores]
         return [
             {"label": [id2label[int(i)] for i in ids], "score": [float(row[i]) for i in ids]}
             for ids, row in zip(chosen, scores)

@@ -209,11 +209,12 @@ def _to_numpy(array: Any) -> np.ndarray:
     return np.asarray(array)
 
 
-def predictions_from_logits(logits: Any, problem_type: str, multi_label_threshold: float = 0.0) -> np.ndarray:
+def predictions_from_logits(logits: Any, problem_type: str, multi_label_threshold: Any = 0.0) -> np.ndarray:
     """Turn model logits into predictions the metrics take.
 
     single-label: argmax over the last axis (class ids); multi-label: `logits > threshold`
-    as a 0/1 int array (threshold 0.0 on logits is sigmoid 0.5); regression: logits squeezed to 1-D.
+    as a 0/1 int array (threshold 0.0 on logits is sigmoid 0.5; an array gives one per label);
+    regression: logits squeezed to 1-D.
     `logits` may be a tuple whose first element is the logits.
     """
     kind = normalize_problem_type(problem_type)
@@ -234,7 +235,7 @@ def predictions_from_logits(logits: Any, problem_type: str, multi_label_threshol
 
 
 def build_compute_metrics(
-    problem_type: str, multi_label_threshold: float = 0.0
+    problem_type: str, multi_label_threshold: Any = 0.0
 ) -> Callable[[Any], dict[str, float]]:
     """Return a `compute_metrics(eval_pred) -> dict[str, float]` for `transformers.Trainer`.
 

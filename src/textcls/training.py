@@ -39,13 +39,24 @@ from transformers import (
 )
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from .class_weights import CLASS_WEIGHT_MODES, compute_class_weights, parse_class_weight
 from .data import BUILTIN_DATASETS, TextClassificationData, load_text_classification_data
 from .embeddings import PRETRAINED_EMBEDDINGS
 from .errors import TextclsError, TrainingInterrupted
 from .families import FAMILIES, Family, get_family
+from .long_text import (
+    LONG_TEXT_MODES,
+    WINDOW_DOCUMENT,
+    WindowCollator,
+    check_long_text,
+    document_prediction_step,
+    record_long_text,
+    tokenize_chunked_splits,
+    window_stride,
+)
 from .metrics import build_compute_metrics
 from .model_card import write_model_card
-from .models.sequence_classification import MULTI_LABEL, REGRESSION, SINGLE_LABEL
+from .models.sequence_classification import MULTI_LABEL, REGRESSION, SINGLE_LABEL, sequence_classification_loss
 from .models.word_embedding import EMBEDDING_MODES
 from .reporting import format_metrics_table, save_confusion_matrix
 from .run_folder import check_output_dir, claim_output_dir, run_fingerprint
@@ -59,6 +70,7 @@ from .precision import (
     prepare_for_lora,
     resolve_dtype,
 )
+from .thresholds import check_threshold, logit_thresholds, thresholds_for_run
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +173,14 @@ class ModelArguments:
     ignore_mismatched_sizes: bool = field(
         default=False, metadata={"help": "Re-initialise a checkpoint's head when its num_labels does not fit the data."}
     )
+    class_weight: list[str] = field(
+        default_factory=lambda: ["none"],
+        metadata={"help": f"Loss weights per label: {', '.join(CLASS_WEIGHT_MODES)}, or one number per label."},
+    )
+    multi_label_threshold: float | None = field(
+        default=None,
+        metadata={"help": "Multi-label: one probability threshold for all labels (default: tuned on validation)."},
+    )
 
     def __post_init__(self):
         # Checked here so that a typo fails before any data is read or model built.
@@ -179,6 +199,8 @@ class ModelArguments:
             )
         if self.model_type in FAMILIES:  # an unknown one is reported by parse_args
             check_options(self, pretrained_family=FAMILIES[self.model_type].pretrained)
+        parse_class_weight(self.class_weight)
+        check_threshold(self.multi_label_threshold)
 
 
 @dataclass
@@ -201,6 +223,16 @@ class DataArguments:
     max_train_samples: int | None = field(default=None)
     max_eval_samples: int | None = field(default=None)
     max_test_samples: int | None = field(default=None)
+    long_text: str = field(
+        default="truncate",
+        metadata={"help": f"Texts over --max_seq_length: {' or '.join(LONG_TEXT_MODES)} (windows, logits averaged)."},
+    )
+    chunk_stride: int | None = field(
+        default=None, metadata={"help": "--long_text chunk: tokens shared by consecutive windows (default a quarter)."}
+    )
+
+    def __post_init__(self):
+        check_long_text(self.long_text, self.chunk_stride)
 
 
 @dataclass
@@ -258,6 +290,8 @@ def parse_args(
     if data_args.dataset is None and data_args.train_file is None:
         data_args.dataset = "movie-snippets"
     check_arguments(model_args, data_args, run_args, training_args)
+    if parse_class_weight(model_args.class_weight) != "none" and training_args.label_smoothing_factor:
+        raise TextclsError("--class_weight and --label_smoothing_factor cannot be combined: choose one.")
     return model_args, data_args, run_args, training_args
 
 
@@ -281,6 +315,30 @@ def load_data(data_args: DataArguments) -> TextClassificationData:
     )
 
 
+def fit_settings_to_data(model_args: ModelArguments, training_args: TrainingArguments, data: TextClassificationData):
+    """Settings that depend on the problem type: what "best" means, and flags that need multi-label data."""
+    if training_args.metric_for_best_model == "accuracy" and data.problem_type in BEST_MODEL_METRIC:
+        training_args.metric_for_best_model = BEST_MODEL_METRIC[data.problem_type]
+        training_args.greater_is_better = data.problem_type != REGRESSION
+    if model_args.multi_label_threshold is not None and data.problem_type != MULTI_LABEL:
+        raise TextclsError("--multi_label_threshold applies to multi-label data only (labels that are lists).")
+
+
+def tokenize_data(
+    dataset: datasets.DatasetDict, tokenizer, data_args: DataArguments, max_seq_length: int, config
+) -> datasets.DatasetDict:
+    """Truncated texts, or with `--long_text chunk` overlapping windows (recorded in `config`)."""
+    if data_args.long_text == "chunk":  # textcls.long_text
+        stride = window_stride(tokenizer, max_seq_length, data_args.chunk_stride)
+        record_long_text(config, data_args.long_text, max_seq_length, stride)
+        return tokenize_chunked_splits(dataset, tokenizer, max_seq_length, stride)
+    return tokenize_splits(dataset, tokenizer, max_seq_length)
+
+
+def build_data_collator(data_args: DataArguments, tokenizer):
+    return WindowCollator(tokenizer) if data_args.long_text == "chunk" else DataCollatorWithPadding(tokenizer)
+
+
 def tokenize_splits(
     dataset: datasets.DatasetDict, tokenizer: PreTrainedTokenizerBase, max_seq_length: int
 ) -> datasets.DatasetDict:
@@ -295,7 +353,25 @@ def tokenize_splits(
 
 
 # ----------------------------------------------------------------------------------------------
-# LoRA
+# Model and LoRA
+
+
+def build_model(
+    family: Family,
+    model_args: ModelArguments,
+    data: TextClassificationData,
+    max_seq_length: int,
+    gradient_checkpointing: bool = False,
+):
+    """Tokenizer and model of the family, with `--class_weight` in the config and LoRA adapters if asked."""
+    tokenizer, model = family.build(family, model_args, data, max_seq_length)
+    model.config.class_weights = compute_class_weights(
+        parse_class_weight(model_args.class_weight), data.dataset["train"]["label"], data.problem_type, data.num_labels
+    )
+    if model_args.use_lora:
+        model = apply_lora(model, model_args, gradient_checkpointing=gradient_checkpointing)
+        model.print_trainable_parameters()
+    return tokenizer, model
 
 
 def head_modules(model) -> list[str]:
@@ -440,6 +516,22 @@ class TextclsTrainer(Trainer):
                     groups.append({**group, "params": params, **({"lr": self.head_learning_rate} if in_head else {})})
         optimizer.param_groups = groups
         return optimizer
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        # Class weights live in the config and only the shared loss reads them; transformers' own classifiers
+        # compute an unweighted loss in `forward`, so with weights the shared loss is applied here for every family.
+        config = self.accelerator.unwrap_model(model).config
+        if getattr(config, "class_weights", None) is None or "labels" not in inputs:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        inputs = dict(inputs)
+        labels = inputs.pop("labels")
+        outputs = model(**inputs)
+        loss = sequence_classification_loss(outputs.logits, labels, config)
+        return (loss, outputs) if return_outputs else loss
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        if WINDOW_DOCUMENT in inputs:  # --long_text chunk: one prediction per text from its windows
+            return document_prediction_step(self, model, inputs)
+        return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
 
     def _get_train_sampler(self, train_dataset=None):
         sampler = super()._get_train_sampler(train_dataset)
@@ -502,16 +594,13 @@ def train(argv: list[str] | None, held: contextlib.ExitStack) -> dict[str, float
     with training_args.main_process_first(desc="loading data"):
         data = load_data(data_args)
     check_labels(data)
-    if training_args.metric_for_best_model == "accuracy" and data.problem_type in BEST_MODEL_METRIC:
-        training_args.metric_for_best_model = BEST_MODEL_METRIC[data.problem_type]
-        training_args.greater_is_better = data.problem_type != REGRESSION
+    fit_settings_to_data(model_args, training_args, data)
     family = get_family(model_args.model_type)
     max_seq_length = data_args.max_seq_length or family.max_seq_length
     with framework_errors("build the model"):
-        tokenizer, model = family.build(family, model_args, data, max_seq_length)
-        if model_args.use_lora:
-            model = apply_lora(model, model_args, gradient_checkpointing=training_args.gradient_checkpointing)
-            model.print_trainable_parameters()
+        tokenizer, model = build_model(
+            family, model_args, data, max_seq_length, gradient_checkpointing=training_args.gradient_checkpointing
+        )
 
     # Arguments, data and model are checked: only now is output_dir locked, emptied or resumed from.
     # Rank 0 first: it alone locks and removes files, and the other ranks then see the same state.
@@ -523,7 +612,7 @@ def train(argv: list[str] | None, held: contextlib.ExitStack) -> dict[str, float
                                            is_main=training_args.should_save)
 
     with training_args.main_process_first(desc="tokenizing"):
-        tokenized = tokenize_splits(data.dataset, tokenizer, max_seq_length)
+        tokenized = tokenize_data(data.dataset, tokenizer, data_args, max_seq_length, model.config)
     interrupt = SaveOnInterrupt()
     callbacks = [interrupt]
     if run_args.early_stopping_patience:
@@ -535,8 +624,10 @@ def train(argv: list[str] | None, held: contextlib.ExitStack) -> dict[str, float
         train_dataset=tokenized["train"],
         eval_dataset=tokenized["validation"],
         processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=build_compute_metrics(data.problem_type),
+        data_collator=build_data_collator(data_args, tokenizer),
+        compute_metrics=build_compute_metrics(
+            data.problem_type, logit_thresholds(model_args.multi_label_threshold or 0.5)
+        ),
         callbacks=callbacks,
         head=family.head,
         head_learning_rate=model_args.head_learning_rate,
@@ -557,6 +648,12 @@ def train(argv: list[str] | None, held: contextlib.ExitStack) -> dict[str, float
             "run the same command again to resume."
         )
     metrics = {f"train_{k}" if not k.startswith("train_") else k: v for k, v in train_result.metrics.items()}
+    if data.problem_type == MULTI_LABEL:  # saved with the model; the final eval/test metrics use them
+        thresholds = thresholds_for_run(
+            trainer, tokenized["validation"], model_args.multi_label_threshold, data.num_labels
+        )
+        model.config.multi_label_thresholds = thresholds
+        trainer.compute_metrics = build_compute_metrics(data.problem_type, logit_thresholds(thresholds))
     metrics.update(trainer.evaluate(metric_key_prefix="eval"))
     test_predictions = None
     if "test" in tokenized:
@@ -609,6 +706,8 @@ def hyperparameters(
             quantization="4-bit NF4" if model_args.load_in_4bit else "8-bit" if model_args.load_in_8bit else None,
             gradient_checkpointing=training_args.gradient_checkpointing or None,
         )
+    if model_args.class_weight != ["none"]:
+        params.update(class_weight=" ".join(model_args.class_weight))
     if model_args.use_lora:
         params.update(lora_r=model_args.lora_r, lora_alpha=model_args.lora_alpha, lora_dropout=model_args.lora_dropout)
         targets = model_args.lora_target_modules or family.default_lora_targets(model.get_base_model())

@@ -87,6 +87,8 @@ def check_arguments(model_args, data_args, run_args, training_args) -> None:
 def check_inference_arguments(args) -> None:
     """`textcls predict` / `evaluate` flags, before the model is loaded."""
     _check_flags(args, _INFERENCE_FLAGS)
+    check_threshold(args.multi_label_threshold)
+    check_long_text(args.long_text or "truncate", args.chunk_stride)
 
 
 def check_labels(data) -> None:

@@ -6,6 +6,11 @@ here as in any Hugging Face model:
   - integer labels and `num_labels > 1`      -> "single_label_classification" (cross-entropy, ignore -100)
   - anything else (float multi-hot targets)  -> "multi_label_classification"  (BCE with logits)
 
+`config.class_weights` (optional, one float per label, in label order) weights the loss: the
+`weight` of the cross-entropy for single-label, the `pos_weight` of the BCE for multi-label. It is
+part of the saved config, so a reloaded checkpoint (also with `trust_remote_code`) computes the
+same loss.
+
 This module is copied next to the model code when a checkpoint is saved (it is a relative import
 of every modeling file), so it must import nothing but torch and transformers.
 """
@@ -49,11 +54,15 @@ def sequence_classification_loss(logits: torch.Tensor, labels: torch.Tensor, con
         if config.num_labels == 1:
             return nn.functional.mse_loss(logits.squeeze(-1).float(), labels.squeeze(-1).float())
         return nn.functional.mse_loss(logits.float(), labels.float())
+    class_weights = getattr(config, "class_weights", None)
+    if class_weights is not None:
+        class_weights = torch.tensor(class_weights, dtype=torch.float32, device=logits.device)
     if problem_type == SINGLE_LABEL:
+        # Weighted: the mean is over the targets' weights (torch's definition), not over the rows.
         return nn.functional.cross_entropy(
-            logits.view(-1, config.num_labels).float(), labels.view(-1).long(), ignore_index=-100
+            logits.view(-1, config.num_labels).float(), labels.view(-1).long(), weight=class_weights, ignore_index=-100
         )
-    return nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.float())
+    return nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.float(), pos_weight=class_weights)
 
 
 def set_auto_map(config, module_name: str, base_model_class: str, classifier_class: str) -> None:

@@ -1,0 +1,263 @@
+"""`textcls tune`: choose a family's hyperparameters on the validation split, then train the winner once.
+
+`tune(argv)` takes the arguments of `textcls train` plus `--n_trials N` and `--time_budget SECONDS`:
+
+1. the data is loaded and its test split dropped before anything is tokenized: choosing never
+   looks at it;
+2. `Trainer.hyperparameter_search(backend="optuna")` samples the family's search space
+   (`Family.search_space` in textcls.families, minus every flag given on the command line), trains
+   on train and scores each epoch on validation (`--metric_for_best_model`, best epoch counts);
+   optuna's median pruner stops trials that trail the others at the same step;
+3. the search stops after `--n_trials` trials or `--time_budget` seconds, whichever comes first
+   (a trial still running at the deadline is stopped at its next step);
+4. it writes `trials.csv` (one row per trial) and `best_command.txt` (the winning `textcls train`
+   command line), then runs that command: the winner is trained again and tested once, in
+   `<output_dir>/best`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import math
+import shlex
+import time
+from pathlib import Path
+
+import datasets
+import optuna
+from transformers import TrainerCallback, set_seed
+
+from .errors import TextclsError
+from .families import Choice, CLASS_WEIGHT_CHOICE, Family, IntRange, LogUniform, Uniform, get_family
+from .metrics import build_compute_metrics
+from .models.sequence_classification import REGRESSION
+from .thresholds import logit_thresholds
+from .training import (
+    ModelArguments,
+    TextclsTrainer,
+    build_data_collator,
+    build_model,
+    fit_settings_to_data,
+    load_data,
+    parse_args,
+    run,
+    tokenize_data,
+)
+
+logger = logging.getLogger(__name__)
+
+TRIALS_FILE = "trials.csv"
+COMMAND_FILE = "best_command.txt"
+SUMMARY_FILE = "tune_summary.json"
+MODEL_FLAGS = {f.name for f in dataclasses.fields(ModelArguments)}
+
+
+def parse_tune_args(argv: list[str]) -> tuple[int, float, list[str]]:
+    """(--n_trials, --time_budget, the remaining `textcls train` arguments); one-line errors."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--n_trials", default="20")
+    parser.add_argument("--time_budget", default="3600")
+    known, train_argv = parser.parse_known_args(argv)
+    try:
+        n_trials = int(known.n_trials)
+    except ValueError:
+        n_trials = 0
+    if n_trials < 1:
+        raise TextclsError(f"--n_trials must be a whole number >= 1, got {known.n_trials!r}.")
+    try:
+        time_budget = float(known.time_budget)
+    except ValueError:
+        time_budget = math.nan
+    if not time_budget > 0 or math.isinf(time_budget):
+        raise TextclsError(f"--time_budget must be a number of seconds > 0 (e.g. 600), got {known.time_budget!r}.")
+    return n_trials, time_budget, train_argv
+
+
+def given_flags(argv: list[str]) -> set[str]:
+    """Names of the flags on a command line (`--name value` or `--name=value`)."""
+    return {arg[2:].split("=", 1)[0] for arg in argv if arg.startswith("--")}
+
+
+def default_search_space(family: Family) -> dict:
+    """For a family without its own: learning rate within 10x of its default, up to twice its epochs."""
+    learning_rate = family.training_defaults.get("learning_rate", 5e-5)
+    epochs = int(family.training_defaults.get("num_train_epochs", 3))
+    return dict(
+        learning_rate=LogUniform(learning_rate / 10, learning_rate * 10),
+        num_train_epochs=IntRange(1, 2 * epochs),
+        class_weight=CLASS_WEIGHT_CHOICE,
+    )
+
+
+def search_space(family: Family, use_lora: bool, problem_type: str, fixed: set[str]) -> dict:
+    """The ranges to search: the family's (with its LoRA ones under --use_lora), minus fixed flags."""
+    space = dict(family.search_space if family.search_space is not None else default_search_space(family))
+    if use_lora:
+        space.update(family.lora_search_space)
+    if problem_type == REGRESSION:
+        space.pop("class_weight", None)
+    return {name: spec for name, spec in space.items() if name not in fixed}
+
+
+def suggest(trial: optuna.Trial, name: str, spec):
+    if isinstance(spec, LogUniform):
+        return trial.suggest_float(name, spec.low, spec.high, log=True)
+    if isinstance(spec, Uniform):
+        return trial.suggest_float(name, spec.low, spec.high)
+    if isinstance(spec, IntRange):
+        return trial.suggest_int(name, spec.low, spec.high)
+    if isinstance(spec, Choice):
+        return trial.suggest_categorical(name, list(spec.options))
+    raise TypeError(f"unknown search range {spec!r} for {name}")
+
+
+def as_flags(params: dict) -> list[str]:
+    """Trial parameters as command-line flags (floats in full: the final run trains with the trial's values)."""
+    flags = []
+    for name, value in params.items():
+        flags += [f"--{name}", str(value)]
+    return flags
+
+
+def without_output_dir(argv: list[str]) -> list[str]:
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--output_dir":
+            skip = True
+        elif not arg.startswith("--output_dir="):
+            kept.append(arg)
+    return kept
+
+
+class TimeBudget(TrainerCallback):
+    """Ends the running trial's training once the search's deadline has passed."""
+
+    def __init__(self):
+        self.deadline = math.inf
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if time.monotonic() > self.deadline:
+            control.should_training_stop = True
+        return control
+
+
+def tune(argv: list[str]) -> dict:
+    n_trials, time_budget, train_argv = parse_tune_args(argv)
+    model_args, data_args, run_args, training_args = parse_args(train_argv)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    output_dir = Path(training_args.output_dir)
+    if (output_dir / TRIALS_FILE).exists() and not run_args.overwrite_output_dir:
+        raise TextclsError(f"{output_dir} already holds a search: pass --overwrite_output_dir or another --output_dir.")
+    output_dir.mkdir(parents=True, exist_ok=True)
+
+    set_seed(training_args.seed)
+    data = load_data(data_args)
+    # Choosing never sees the test split: it is gone before anything is tokenized.
+    data.dataset = datasets.DatasetDict({name: data.dataset[name] for name in ("train", "validation")})
+    fit_settings_to_data(model_args, training_args, data)
+    family = get_family(model_args.model_type)
+    space = search_space(family, model_args.use_lora, data.problem_type, given_flags(train_argv))
+    if not space:
+        raise TextclsError("Every flag of the search space is fixed on the command line: nothing to tune.")
+    max_seq_length = data_args.max_seq_length or family.max_seq_length
+    tokenizer, model = build_model(family, model_args, data, max_seq_length)
+    tokenized = tokenize_data(data.dataset, tokenizer, data_args, max_seq_length, model.config)
+    del model
+
+    epoch_scores: list[float] = []  # validation scores of the running trial
+
+    def model_init(trial):
+        epoch_scores.clear()
+        params = trial.params if trial is not None else {}
+        trial_args = dataclasses.replace(
+            model_args,
+            **{name: [value] if name == "class_weight" else value for name, value in params.items() if name in MODEL_FLAGS},
+        )
+        return build_model(family, trial_args, data, max_seq_length)[1]
+
+    search_args = dataclasses.replace(
+        training_args,
+        output_dir=str(output_dir / "trials"),
+        save_strategy="no",
+        load_best_model_at_end=False,
+        push_to_hub=False,
+    )
+
+    def hp_space(trial):
+        params = {name: suggest(trial, name, spec) for name, spec in space.items()}
+        return {name: value for name, value in params.items() if name not in MODEL_FLAGS}
+
+    metric = training_args.metric_for_best_model
+    metric_key = metric if metric.startswith("eval_") else f"eval_{metric}"
+    greater = training_args.greater_is_better
+
+    def objective(metrics: dict) -> float:
+        # A trial scores its best epoch, as the final run keeps its best checkpoint (load_best_model_at_end).
+        if metric_key not in metrics:
+            names = ", ".join(k[5:] for k in metrics if k.startswith("eval_"))
+            raise TextclsError(f"--metric_for_best_model {metric} is not a validation metric; choose one of {names}.")
+        epoch_scores.append(metrics[metric_key])
+        return max(epoch_scores) if greater else min(epoch_scores)
+
+    budget = TimeBudget()
+    trainer = TextclsTrainer(
+        model_init=model_init,
+        args=search_args,
+        train_dataset=tokenized["train"],
+        eval_dataset=tokenized["validation"],
+        processing_class=tokenizer,
+        data_collator=build_data_collator(data_args, tokenizer),
+        compute_metrics=build_compute_metrics(
+            data.problem_type, logit_thresholds(model_args.multi_label_threshold or 0.5)
+        ),
+        callbacks=[budget],
+    )
+    storage = optuna.storages.InMemoryStorage()
+    started = time.monotonic()
+    budget.deadline = started + time_budget
+    try:
+        best = trainer.hyperparameter_search(
+            hp_space=hp_space,
+            compute_objective=objective,
+            n_trials=n_trials,
+            direction="maximize" if greater else "minimize",
+            backend="optuna",
+            timeout=time_budget,
+            study_name="textcls-tune",
+            storage=storage,
+            sampler=optuna.samplers.TPESampler(seed=training_args.seed),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=2),
+        )
+    except ValueError as error:  # optuna: no trial completed
+        raise TextclsError(f"No trial finished ({error}): raise --time_budget.") from error
+    search_seconds = time.monotonic() - started
+    if not any((output_dir / "trials").iterdir()):  # trials save nothing (save_strategy "no")
+        (output_dir / "trials").rmdir()
+    study = optuna.load_study(study_name="textcls-tune", storage=storage)
+    table = study.trials_dataframe(attrs=("number", "state", "value", "duration", "params"))
+    table["duration"] = table["duration"].dt.total_seconds()
+    table.rename(columns={"duration": "seconds"}).to_csv(output_dir / TRIALS_FILE, index=False)
+
+    final_argv = [*without_output_dir(train_argv), *as_flags(best.hyperparameters), "--output_dir", str(output_dir / "best")]
+    command = "textcls train " + shlex.join(final_argv)
+    (output_dir / COMMAND_FILE).write_text(command + "\n")
+    print(f"Best of {len(study.trials)} trials (validation {metric} {best.objective:.4f}): {command}")
+
+    metrics = run(final_argv)
+    summary = dict(
+        best_trial=int(best.run_id),
+        best_validation=best.objective,
+        metric_for_best_model=metric,
+        best_params=best.hyperparameters,
+        command=command,
+        trials=len(study.trials),
+        search_seconds=search_seconds,
+        final_metrics=metrics,
+    )
+    (output_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    return summary

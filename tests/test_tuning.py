@@ -1,0 +1,114 @@
+"""textcls tune: a search on validation that writes its trials and the winning command, then tests once."""
+
+import csv
+import json
+import random
+import shlex
+import time
+from dataclasses import fields
+
+import pytest
+from test_class_weights import assert_one_line_error
+from test_training import synthetic_rows, write_csv
+from transformers import TrainingArguments
+
+from textcls.cli import main as cli_main
+from textcls.families import FAMILIES, Choice
+from textcls.training import ModelArguments
+from textcls.tuning import given_flags, search_space, tune
+
+TINY = ["--embedding_dim", "16", "--num_train_epochs", "2", "--embedding_mode", "rand", "--disable_tqdm", "true"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tune-data")
+    paths = {split: write_csv(folder / f"{split}.csv", synthetic_rows(n, seed))
+             for split, n, seed in (("train", 120, 0), ("validation", 40, 1), ("test", 40, 2))}
+    # The same test texts with garbage: random words, labels shuffled.
+    rng = random.Random(5)
+    rows = synthetic_rows(40, 2)
+    labels = [row["label"] for row in rows]
+    rng.shuffle(labels)
+    paths["garbage"] = write_csv(folder / "garbage.csv", [{"text": " ".join(rng.choices(["zz", "qq", "xx"], k=5)),
+                                                           "label": label} for label in labels])
+    return paths
+
+
+def tune_args(files, test, output_dir):
+    return ["--n_trials", "2", "--time_budget", "600", "--train_file", files["train"],
+            "--validation_file", files["validation"], "--test_file", files[test], *TINY, "--output_dir", str(output_dir)]
+
+
+def read_trials(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def test_tune_chooses_on_validation_writes_its_table_and_tests_the_winner_once(files, tmp_path):
+    summary = tune(tune_args(files, "test", tmp_path / "tune"))
+    trials = read_trials(tmp_path / "tune" / "trials.csv")
+    assert len(trials) == 2 and all(row["state"] == "COMPLETE" for row in trials)
+    # flags given on the command line are held fixed, the rest of the family's space is searched
+    assert {key[len("params_"):] for key in trials[0] if key.startswith("params_")} == {
+        "learning_rate", "dropout", "num_filters", "class_weight"}
+    best = max(trials, key=lambda row: float(row["value"]))
+    assert summary["best_trial"] == int(best["number"]) and summary["best_validation"] == float(best["value"])
+
+    command = (tmp_path / "tune" / "best_command.txt").read_text().strip()
+    argv = shlex.split(command)
+    assert argv[:2] == ["textcls", "train"] and "--n_trials" not in argv and "--time_budget" not in argv
+    for name in ("learning_rate", "dropout", "num_filters", "class_weight"):
+        assert str(argv[argv.index(f"--{name}") + 1]) == best[f"params_{name}"]
+    assert argv[argv.index("--output_dir") + 1] == str(tmp_path / "tune" / "best")
+    results = json.loads((tmp_path / "tune" / "best" / "all_results.json").read_text())
+    assert "test_accuracy" in results and results == pytest.approx(summary["final_metrics"])
+
+    # Garbage in the test split changes nothing about the choice: the search never reads it.
+    garbage = tune(tune_args(files, "garbage", tmp_path / "garbage"))
+    assert garbage["best_params"] == summary["best_params"]
+    again = read_trials(tmp_path / "garbage" / "trials.csv")
+    assert [(row["params_learning_rate"], row["value"]) for row in again] == [
+        (row["params_learning_rate"], row["value"]) for row in trials]
+    assert garbage["final_metrics"]["test_accuracy"] != summary["final_metrics"]["test_accuracy"]
+
+
+def test_the_time_budget_stops_the_search(files, tmp_path):
+    started = time.monotonic()
+    argv = tune_args(files, "test", tmp_path / "t")
+    argv[1], argv[3] = "50", "4"  # --n_trials 50, --time_budget 4 seconds
+    summary = tune(argv)
+    assert summary["trials"] < 50
+    # a trial is stopped at its next step after the deadline; then one evaluation at most
+    assert summary["search_seconds"] < 4 + 20, summary["search_seconds"]
+    assert time.monotonic() - started < 300
+
+
+def test_search_space_per_family_without_the_fixed_flags():
+    textcnn = search_space(FAMILIES["textcnn"], False, "single_label_classification", given_flags(["--dropout", "0.3"]))
+    assert "dropout" not in textcnn and {"learning_rate", "num_train_epochs", "embedding_mode"} <= set(textcnn)
+    llama = search_space(FAMILIES["llama"], True, "single_label_classification", set())
+    assert {"lora_r", "lora_dropout"} <= set(llama)
+    assert "lora_r" not in search_space(FAMILIES["llama"], False, "single_label_classification", set())
+    assert "class_weight" not in search_space(FAMILIES["dpcnn"], False, "regression", set())
+    flags = {f.name for f in fields(ModelArguments)} | {f.name for f in fields(TrainingArguments)}
+    for family in FAMILIES.values():  # every searched name is a flag of `textcls train`
+        for name, spec in {**(family.search_space or {}), **family.lora_search_space}.items():
+            assert name in flags and (isinstance(spec, Choice) or spec.low < spec.high)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--n_trials", "0"], "--n_trials must be a whole number >= 1"),
+        (["--n_trials", "two"], "--n_trials must be a whole number >= 1"),
+        (["--time_budget", "-5"], "--time_budget must be a number of seconds > 0"),
+        (["--time_budget", "soon"], "--time_budget must be a number of seconds > 0"),
+        (["--metric_for_best_model", "auc"], "--metric_for_best_model auc is not a validation metric"),
+    ],
+)
+def test_bad_tune_flags_are_one_line_errors(flags, message, files, tmp_path, capsys):
+    argv = ["tune", "--n_trials", "1", "--time_budget", "60", "--train_file", files["train"],
+            "--validation_file", files["validation"], *TINY, "--num_train_epochs", "1",
+            "--output_dir", str(tmp_path / "t"), *flags]
+    assert_one_line_error(cli_main(argv), capsys.readouterr().err, message)
