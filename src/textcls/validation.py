@@ -17,7 +17,9 @@ from contextlib import contextmanager
 import numpy as np
 
 from .errors import DataError, TextclsError
+from .long_text import check_long_text
 from .models.sequence_classification import REGRESSION, SINGLE_LABEL
+from .thresholds import check_threshold
 
 # (flag, the test a value must pass, what a good value looks like); None means "not given" and passes.
 _WHOLE_NUMBER_AT_LEAST_1 = (lambda v: v >= 1, "a whole number of at least 1")
