@@ -287,17 +287,21 @@ def datasets_dict(train):
 # (c) inference
 
 
+# The accuracy benchmark's movie-snippets run of each word-level family measured in (c).
+ACCURACY_RUNS = {"textcnn": "textcnn-rand", "fasttext": "fasttext", "textrnn": "textrnn"}
+
+
 def checkpoint_for(kind: str, quick: bool) -> Path:
     """A trained checkpoint: the accuracy benchmark's if it exists, else a small one made now."""
-    if kind == "textcnn":
-        found = RUNS_DIR / "full" / "movie-snippets" / "textcnn-rand-s42"
+    if kind in ACCURACY_RUNS:
+        found = RUNS_DIR / "full" / "movie-snippets" / f"{ACCURACY_RUNS[kind]}-s42"
         if (found / "config.json").is_file():
             return found
-        out = RUNS_DIR / "speed" / "textcnn"
+        out = RUNS_DIR / "speed" / kind
         if not (out / "config.json").is_file():
             from textcls.training import run
 
-            run(["--model_type", "textcnn", "--max_train_samples", "1000", "--num_train_epochs", "1",
+            run(["--model_type", kind, "--max_train_samples", "1000", "--num_train_epochs", "1",
                  "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
                  "--output_dir", str(out), "--overwrite_output_dir", "--disable_tqdm", "true"])
         return out
@@ -492,8 +496,8 @@ def main(argv: list[str] | None = None) -> int:
     jobs = {
         "a": lambda: bench_llama_step(args.quick),
         "b": lambda: {"pipeline": bench_input_pipeline(args.quick)},
-        "c": lambda: {"textcnn": bench_inference("textcnn", args.quick), "llama": bench_inference("llama", args.quick)},
-        "d": lambda: {family: bench_trainer_vs_loop(family, args.quick) for family in ("textcnn", "dpcnn")},
+        "c": lambda: {kind: bench_inference(kind, args.quick) for kind in (*ACCURACY_RUNS, "llama")},
+        "d": lambda: {family: bench_trainer_vs_loop(family, args.quick) for family in ("textcnn", "dpcnn", "fasttext", "textrnn")},
         "e": lambda: bench_minilm(args.quick),
     }
     for letter in args.only:

@@ -130,7 +130,7 @@ class ModelArguments:
         default=None, metadata={"help": "Dropout before the head (default 0.5; fasttext 0)."}
     )
     ngram: int | None = field(default=None, metadata={"help": "fasttext: longest hashed word n-gram (default 2)."})
-    num_buckets: int | None = field(default=None, metadata={"help": "fasttext: size of the n-gram table (2**18)."})
+    num_buckets: int | None = field(default=None, metadata={"help": "fasttext: size of the n-gram table (2**16)."})
     hidden_size: int | None = field(
         default=None, metadata={"help": "fasttext: hidden layer width (default 0: none); textrnn: state size per direction (128)."}
     )
