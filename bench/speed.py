@@ -35,7 +35,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-
 from _common import (  # noqa: E402
     RESULTS_DIR,
     RUNS_DIR,
@@ -151,7 +150,8 @@ def transformers_twin(ours):
 
 def with_lora(model):
     """The recipe's LoRA (r 8 on q_proj, v_proj; SEQ_CLS), with the same initial adapter weights every time."""
-    from textcls.training import ModelArguments, apply_lora
+    from textcls.arguments import ModelArguments
+    from textcls.training import apply_lora
 
     torch.manual_seed(0)
     return apply_lora(model, ModelArguments(model_type="llama", use_lora=True))
@@ -234,7 +234,8 @@ def bench_input_pipeline(quick: bool) -> dict:
     from torch.utils.data import DataLoader
     from transformers import DataCollatorWithPadding, Trainer, default_data_collator
 
-    from textcls.training import parse_args, tokenize_splits
+    from textcls.arguments import parse_args
+    from textcls.training import tokenize_splits
 
     print("(b) input pipeline: recipe (length-grouped, dynamic padding) vs padded to 128", flush=True)
     tokenizer = llama_tokenizer()
@@ -319,7 +320,12 @@ def checkpoint_for(kind: str, quick: bool) -> Path:
 
 def minilm(quick: bool):
     """all-MiniLM-L6-v2 with a new 2-label head, and its tokenizer; quick mode: a tiny random BERT."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertForSequenceClassification
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        BertConfig,
+        BertForSequenceClassification,
+    )
 
     from textcls.resources import minilm_checkpoint
 
@@ -371,11 +377,17 @@ def bench_inference(kind: str, quick: bool) -> dict:
 def bench_trainer_vs_loop(family: str, quick: bool, train_samples: int | None = 3000, rounds: int = 3) -> dict:
     """One epoch of a fixed movie-snippets subset (None: all of it) per round, through the recipe's Trainer and a plain loop."""
     from torch.utils.data import DataLoader
-    from transformers import DataCollatorWithPadding, TrainerCallback, get_linear_schedule_with_warmup
+    from transformers import (
+        DataCollatorWithPadding,
+        TrainerCallback,
+        get_linear_schedule_with_warmup,
+    )
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
+    from textcls.arguments import parse_args
     from textcls.families import get_family
-    from textcls.training import TextclsTrainer, load_data, parse_args, tokenize_splits
+    from textcls.trainer import TextclsTrainer
+    from textcls.training import load_data, tokenize_splits
 
     print(f"(d) {family}: Trainer recipe vs plain PyTorch loop", flush=True)
     tmp = tempfile.mkdtemp()

@@ -31,9 +31,11 @@ from transformers import (
 )
 
 import textcls
+from textcls.arguments import ModelArguments
 from textcls.cli import main as cli_main
 from textcls.data import load_text_classification_data
-from textcls.training import ModelArguments, TextclsTrainer, apply_lora, run
+from textcls.trainer import TextclsTrainer
+from textcls.training import apply_lora, run
 
 REPO = Path(__file__).resolve().parents[1]
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]

@@ -17,7 +17,8 @@ from textcls.class_weights import compute_class_weights, parse_class_weight
 from textcls.cli import main as cli_main
 from textcls.errors import TextclsError
 from textcls.models import sequence_classification_loss
-from textcls.training import TextclsTrainer, run
+from textcls.trainer import TextclsTrainer
+from textcls.training import run
 
 
 class Config:

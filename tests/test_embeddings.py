@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 
 from textcls import resources
-from textcls.embeddings import PRETRAINED_EMBEDDINGS, build_embedding_matrix, load_word_vectors
+from textcls.embeddings import (
+    PRETRAINED_EMBEDDINGS,
+    build_embedding_matrix,
+    load_word_vectors,
+)
 from textcls.errors import TextclsError
 
 

@@ -8,11 +8,11 @@ gradients would be twice too large here.
 
 import pytest
 import torch
+from conftest import tiny_model
 from datasets import Dataset
 from transformers import Trainer, TrainingArguments
 
-from conftest import tiny_model
-from textcls.training import TextclsTrainer
+from textcls.trainer import TextclsTrainer
 
 NO_DROPOUT = {"textcnn": {"dropout": 0.0}, "dpcnn": {"dropout": 0.0}, "fasttext": {"dropout": 0.0},
               "textrnn": {"dropout": 0.0}, "llama": {}}

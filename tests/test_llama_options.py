@@ -14,12 +14,18 @@ import pytest
 import torch
 from conftest import right_padded_batch, tiny_model
 from safetensors import safe_open
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    LlamaConfig,
+    LlamaForCausalLM,
+)
 
 import textcls
 from textcls import precision
+from textcls.arguments import ModelArguments, parse_args
 from textcls.cli import main as cli_main
-from textcls.training import ModelArguments, apply_lora, parse_args, run
+from textcls.training import apply_lora, run
 
 REPO = Path(__file__).resolve().parents[1]
 WORDS = {"positive": ["good", "great", "lovely"], "negative": ["bad", "awful", "dull"]}
@@ -307,7 +313,7 @@ def test_llama_lora_defaults_show_in_the_model_card(tiny_llama, data_dir, tmp_pa
 
 
 def test_head_trains_at_its_own_learning_rate(tiny_llama, data_dir, tmp_path):
-    from textcls.training import TextclsTrainer
+    from textcls.trainer import TextclsTrainer
 
     seen = {}
     original = TextclsTrainer.create_optimizer

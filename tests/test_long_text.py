@@ -16,8 +16,14 @@ import textcls
 from textcls.cli import main as cli_main
 from textcls.errors import TextclsError
 from textcls.inference import load_checkpoint, predict_logits
-from textcls.long_text import WindowCollator, encode_windows, tokenize_chunked_splits, window_stride
-from textcls.training import TextclsTrainer, run
+from textcls.long_text import (
+    WindowCollator,
+    encode_windows,
+    tokenize_chunked_splits,
+    window_stride,
+)
+from textcls.trainer import TextclsTrainer
+from textcls.training import run
 
 FILLER = ["the", "film", "plot", "was", "cast", "and", "really", "quite", "a", "story", "music", "ending"]
 TEXTS = [" ".join(FILLER[: n % 12 + 1] * 3) for n in range(7)] + ["short one"]

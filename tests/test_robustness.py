@@ -353,9 +353,9 @@ def test_ctrl_c_saves_a_checkpoint_and_the_same_command_resumes(resumable_args, 
 
 def test_final_model_is_moved_into_place_config_last(tmp_path, monkeypatch):
     """A crash while the final model is being moved leaves no config.json: not a loadable model."""
-    import textcls.training as training
-
     from conftest import tiny_model
+
+    import textcls.training as training
 
     model = tiny_model("textcnn", num_labels=2)
     tokenizer = __import__("textcls").train_word_tokenizer(["a b c"])

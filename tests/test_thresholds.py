@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from scipy.special import expit
 from sklearn.metrics import f1_score
 from test_class_weights import assert_one_line_error

@@ -12,9 +12,9 @@ from test_class_weights import assert_one_line_error
 from test_training import synthetic_rows, write_csv
 from transformers import TrainingArguments
 
+from textcls.arguments import ModelArguments
 from textcls.cli import main as cli_main
 from textcls.families import FAMILIES, Choice
-from textcls.training import ModelArguments
 from textcls.tuning import given_flags, search_space, tune
 
 TINY = ["--embedding_dim", "16", "--num_train_epochs", "2", "--embedding_mode", "rand", "--disable_tqdm", "true"]

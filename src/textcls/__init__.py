@@ -14,14 +14,14 @@ from .models import (
     FastTextForSequenceClassification,
     FastTextModel,
     LlamaForSequenceClassification,
+    TextclsLlamaConfig,
+    TextclsLlamaModel,
     TextCNNConfig,
     TextCNNForSequenceClassification,
     TextCNNModel,
     TextRNNConfig,
     TextRNNForSequenceClassification,
     TextRNNModel,
-    TextclsLlamaConfig,
-    TextclsLlamaModel,
 )
 from .tokenization import train_word_tokenizer
 

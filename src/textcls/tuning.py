@@ -30,19 +30,26 @@ import datasets
 import optuna
 from transformers import TrainerCallback, set_seed
 
+from .arguments import ModelArguments, parse_args
 from .errors import TextclsError
-from .families import Choice, CLASS_WEIGHT_CHOICE, Family, IntRange, LogUniform, Uniform, get_family
+from .families import (
+    CLASS_WEIGHT_CHOICE,
+    Choice,
+    Family,
+    IntRange,
+    LogUniform,
+    Uniform,
+    get_family,
+)
 from .metrics import build_compute_metrics
 from .models.sequence_classification import REGRESSION
 from .thresholds import logit_thresholds
+from .trainer import TextclsTrainer
 from .training import (
-    ModelArguments,
-    TextclsTrainer,
     build_data_collator,
     build_model,
     fit_settings_to_data,
     load_data,
-    parse_args,
     run,
     tokenize_data,
 )

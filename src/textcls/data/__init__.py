@@ -6,8 +6,18 @@ and encoding), `text_columns` (joining text columns), `loading` (the orchestrato
 """
 
 from ..models.sequence_classification import MULTI_LABEL, REGRESSION, SINGLE_LABEL
-from .builtin import BUILTIN_DATASETS, DEFAULT_SPLIT_SEED, builtin_cache_path, load_builtin_dataset
-from .loading import INPUT_EXTENSIONS, TextClassificationData, load_text_classification_data, load_texts
+from .builtin import (
+    BUILTIN_DATASETS,
+    DEFAULT_SPLIT_SEED,
+    builtin_cache_path,
+    load_builtin_dataset,
+)
+from .loading import (
+    INPUT_EXTENSIONS,
+    TextClassificationData,
+    load_text_classification_data,
+    load_texts,
+)
 from .sources import SUPPORTED_EXTENSIONS
 from .splits import plain_split_indices, stratified_split_indices
 

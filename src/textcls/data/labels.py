@@ -28,7 +28,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import DataError
-from ..models.sequence_classification import MULTI_LABEL, PROBLEM_TYPES, REGRESSION, SINGLE_LABEL
+from ..models.sequence_classification import (
+    MULTI_LABEL,
+    PROBLEM_TYPES,
+    REGRESSION,
+    SINGLE_LABEL,
+)
 from .columns import arrow_column, is_list_type, missing_mask
 
 logger = logging.getLogger(__name__)

@@ -33,7 +33,13 @@ from .labels import (
     label_missing,
     settle_problem_type,
 )
-from .sources import SUPPORTED_EXTENSIONS, check_data_path, check_utf8, load_data_file, load_dataset_source
+from .sources import (
+    SUPPORTED_EXTENSIONS,
+    check_data_path,
+    check_utf8,
+    load_data_file,
+    load_dataset_source,
+)
 from .splits import (
     SAMPLE_LIMITS,
     check_sample_limit,

@@ -7,10 +7,26 @@ What the rest of textcls knows about a family (and the Auto-class registration) 
 """
 
 from .modeling_dpcnn import DPCNNConfig, DPCNNForSequenceClassification, DPCNNModel
-from .modeling_fasttext import FastTextConfig, FastTextForSequenceClassification, FastTextModel
-from .modeling_textcls_llama import LlamaForSequenceClassification, TextclsLlamaConfig, TextclsLlamaModel
-from .modeling_textcnn import TextCNNConfig, TextCNNForSequenceClassification, TextCNNModel
-from .modeling_textrnn import TextRNNConfig, TextRNNForSequenceClassification, TextRNNModel
+from .modeling_fasttext import (
+    FastTextConfig,
+    FastTextForSequenceClassification,
+    FastTextModel,
+)
+from .modeling_textcls_llama import (
+    LlamaForSequenceClassification,
+    TextclsLlamaConfig,
+    TextclsLlamaModel,
+)
+from .modeling_textcnn import (
+    TextCNNConfig,
+    TextCNNForSequenceClassification,
+    TextCNNModel,
+)
+from .modeling_textrnn import (
+    TextRNNConfig,
+    TextRNNForSequenceClassification,
+    TextRNNModel,
+)
 from .sequence_classification import (
     MULTI_LABEL,
     PROBLEM_TYPES,

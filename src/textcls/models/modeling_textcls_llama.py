@@ -14,7 +14,11 @@ from transformers import LlamaConfig
 from transformers.modeling_outputs import SequenceClassifierOutputWithPast
 from transformers.models.llama.modeling_llama import LlamaModel, LlamaPreTrainedModel
 
-from .sequence_classification import sequence_classification_loss, set_auto_map, validate_label_config
+from .sequence_classification import (
+    sequence_classification_loss,
+    set_auto_map,
+    validate_label_config,
+)
 
 
 @strict

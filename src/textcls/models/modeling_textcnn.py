@@ -13,9 +13,16 @@ import torch
 from huggingface_hub.dataclasses import strict
 from torch import nn
 from transformers import PreTrainedConfig, PreTrainedModel
-from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
+from transformers.modeling_outputs import (
+    BaseModelOutputWithPooling,
+    SequenceClassifierOutput,
+)
 
-from .sequence_classification import sequence_classification_loss, set_auto_map, validate_label_config
+from .sequence_classification import (
+    sequence_classification_loss,
+    set_auto_map,
+    validate_label_config,
+)
 from .word_embedding import WordEmbedding, validate_embedding_mode
 
 

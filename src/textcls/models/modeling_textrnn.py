@@ -18,10 +18,17 @@ from huggingface_hub.dataclasses import strict
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from transformers import PreTrainedConfig, PreTrainedModel
-from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
+from transformers.modeling_outputs import (
+    BaseModelOutputWithPooling,
+    SequenceClassifierOutput,
+)
 
 from .padding import real_tokens_first
-from .sequence_classification import sequence_classification_loss, set_auto_map, validate_label_config
+from .sequence_classification import (
+    sequence_classification_loss,
+    set_auto_map,
+    validate_label_config,
+)
 from .word_embedding import WordEmbedding, validate_embedding_mode
 
 RNN_CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
