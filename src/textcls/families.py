@@ -112,7 +112,7 @@ class Family:
     max_seq_length: int  # default --max_seq_length
     # Default --lora_target_modules (several names, or one regex); empty: chosen per architecture.
     lora_targets: tuple[str, ...]
-    # Flag defaults (Trainer's or ours) over COMMON_TRAINING_DEFAULTS (training.py); any flag on the command line wins.
+    # Flag defaults (Trainer's or ours) over COMMON_TRAINING_DEFAULTS (arguments.py); any flag on the command line wins.
     training_defaults: dict = field(default_factory=dict)
     lora_training_defaults: dict = field(default_factory=dict)  # over training_defaults with --use_lora
     vector_training_defaults: dict = field(default_factory=dict)  # over training_defaults with pretrained vectors
