@@ -14,7 +14,7 @@ import pytest
 import torch
 from datasets import Dataset
 from peft import PeftModel
-from test_training import FAST, file_args, synthetic_rows, write_csv
+from test_training import FAST, data_files, file_args, synthetic_rows, write_csv  # noqa: F401  (data_files is a fixture)
 from transformers import (
     AutoConfig,
     AutoModelForSequenceClassification,
@@ -61,15 +61,6 @@ def tiny_bert(tmp_path_factory):
     torch.manual_seed(0)
     BertModel(bert_config(len(tokenizer))).save_pretrained(path)
     return str(path)
-
-
-@pytest.fixture(scope="module")
-def data_files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("data")
-    return {
-        split: write_csv(folder / f"{split}.csv", synthetic_rows(n, seed))
-        for split, n, seed in (("train", 160, 0), ("validation", 40, 1), ("test", 40, 2))
-    }
 
 
 # A random 2-layer encoder needs larger steps than the family's pretrained-model defaults.
