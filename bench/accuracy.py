@@ -166,11 +166,6 @@ def plan_levers() -> list[dict]:
         dict(name="dpcnn-rand-bestacc", corpus=movie, seeds=SEEDS_FULL, argv=["--model_type", "dpcnn", *by_accuracy]),
         dict(name="dpcnn-rand-bestacc", corpus="reuters-r8", seeds=(42,),
              argv=["--model_type", "dpcnn", "--num_filters", "100", *by_accuracy]),
-        # Issue 13: the fasttext family is ~1 point under the real fastText on reuters-r8 at its defaults.
-        dict(name="fasttext-10ep", corpus="reuters-r8", seeds=(42,),
-             argv=["--model_type", "fasttext", "--num_train_epochs", "10"]),
-        dict(name="fasttext-buckets2e18", corpus="reuters-r8", seeds=(42,),
-             argv=["--model_type", "fasttext", "--num_buckets", str(2**18)]),
     ]
 
 

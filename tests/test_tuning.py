@@ -112,3 +112,22 @@ def test_bad_tune_flags_are_one_line_errors(flags, message, files, tmp_path, cap
             "--validation_file", files["validation"], *TINY, "--num_train_epochs", "1",
             "--output_dir", str(tmp_path / "t"), *flags]
     assert_one_line_error(cli_main(argv), capsys.readouterr().err, message)
+
+
+def test_trials_train_the_head_at_its_own_learning_rate(files, tmp_path, monkeypatch):
+    # The trials' Trainer is the recipe's (training.build_trainer): --head_learning_rate reaches the optimizer.
+    import textcls.tuning
+
+    built = []
+
+    def recording_build_trainer(*args, **kwargs):
+        built.append(textcls.training.build_trainer(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(textcls.tuning, "build_trainer", recording_build_trainer)
+    argv = tune_args(files, "test", tmp_path / "tune")
+    argv[argv.index("--n_trials") + 1] = "1"
+    tune([*argv, "--head_learning_rate", "0.0123"])
+    optimizer = built[0].optimizer
+    head_lrs = {group["initial_lr"] for group in optimizer.param_groups}
+    assert 0.0123 in head_lrs and len(head_lrs) == 2

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from .checkpoints import check_tokenizer_files, checkpoint_errors
+from .collation import PaddingCollator
 from .long_text import encode_windows, long_text_settings, mean_per_document
 from .models.sequence_classification import MULTI_LABEL, REGRESSION
 from .thresholds import label_thresholds
@@ -57,9 +58,10 @@ def predict_logits(
     order = np.argsort([len(ids) for ids in encoded], kind="stable")
     logits = np.zeros((len(encoded), model.config.num_labels), dtype=np.float32)
     device = next(model.parameters()).device
+    collate = PaddingCollator(tokenizer)
     for start in tqdm(range(0, len(order), batch_size), disable=not progress, desc="Predicting", unit="batch"):
         rows = order[start : start + batch_size]
-        batch = tokenizer.pad({"input_ids": [encoded[i] for i in rows]}, return_tensors="pt")
+        batch = collate([{"input_ids": encoded[i]} for i in rows])
         batch = {key: value.to(device) for key, value in batch.items()}
         logits[rows] = model(**batch).logits.float().cpu().numpy()
     if long_text == "chunk":

@@ -16,8 +16,9 @@ from collections.abc import Sequence
 
 import datasets
 import torch
-from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 
+from .collation import PaddingCollator
 from .errors import TextclsError
 from .models.sequence_classification import sequence_classification_loss
 
@@ -95,8 +96,8 @@ def tokenize_chunked_splits(
     )
 
 
-class WindowCollator(DataCollatorWithPadding):
-    """Pads windows like `DataCollatorWithPadding`; a batch of texts made of windows (evaluation
+class WindowCollator(PaddingCollator):
+    """Pads windows like `PaddingCollator`; a batch of texts made of windows (evaluation
     rows) becomes a batch of all their windows, `labels` per text and `WINDOW_DOCUMENT` per window."""
 
     def __call__(self, features: list[dict]) -> dict:

@@ -23,7 +23,6 @@ import numpy as np
 import transformers
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import (
-    DataCollatorWithPadding,
     EarlyStoppingCallback,
     PreTrainedTokenizerBase,
     TrainingArguments,
@@ -37,6 +36,7 @@ from .arguments import (
     parse_args,
 )
 from .class_weights import compute_class_weights, parse_class_weight
+from .collation import PaddingCollator
 from .data import (
     TextClassificationData,
     load_text_classification_data,
@@ -110,7 +110,33 @@ def tokenize_data(
 
 
 def build_data_collator(data_args: DataArguments, tokenizer):
-    return WindowCollator(tokenizer) if data_args.long_text == "chunk" else DataCollatorWithPadding(tokenizer)
+    return WindowCollator(tokenizer) if data_args.long_text == "chunk" else PaddingCollator(tokenizer)
+
+
+def build_trainer(
+    family: Family,
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    training_args: TrainingArguments,
+    data: TextClassificationData,
+    tokenizer,
+    tokenized: datasets.DatasetDict,
+    **kwargs,
+) -> TextclsTrainer:
+    """The Trainer of `textcls train` and of every `textcls tune` trial (`model` or `model_init` in kwargs)."""
+    return TextclsTrainer(
+        args=training_args,
+        train_dataset=tokenized["train"],
+        eval_dataset=tokenized["validation"],
+        processing_class=tokenizer,
+        data_collator=build_data_collator(data_args, tokenizer),
+        compute_metrics=build_compute_metrics(
+            data.problem_type, logit_thresholds(model_args.multi_label_threshold or 0.5)
+        ),
+        head=family.head,
+        head_learning_rate=model_args.head_learning_rate,
+        **kwargs,
+    )
 
 
 def tokenize_splits(
@@ -266,19 +292,10 @@ def train(argv: list[str] | None, held: contextlib.ExitStack) -> dict[str, float
     if run_args.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=run_args.early_stopping_patience))
 
-    trainer = TextclsTrainer(
+    trainer = build_trainer(
+        family, model_args, data_args, training_args, data, tokenizer, tokenized,
         model=model,
-        args=training_args,
-        train_dataset=tokenized["train"],
-        eval_dataset=tokenized["validation"],
-        processing_class=tokenizer,
-        data_collator=build_data_collator(data_args, tokenizer),
-        compute_metrics=build_compute_metrics(
-            data.problem_type, logit_thresholds(model_args.multi_label_threshold or 0.5)
-        ),
         callbacks=callbacks,
-        head=family.head,
-        head_learning_rate=model_args.head_learning_rate,
         model_card_kwargs=dict(
             model_type=model.config.model_type,  # the checkpoint's own (auto: bert, roberta, ...)
             base_model=(model_args.model_name_or_path or family.default_checkpoint) if family.pretrained else None,

@@ -41,13 +41,10 @@ from .families import (
     Uniform,
     get_family,
 )
-from .metrics import build_compute_metrics
 from .models.sequence_classification import REGRESSION
-from .thresholds import logit_thresholds
-from .trainer import TextclsTrainer
 from .training import (
-    build_data_collator,
     build_model,
+    build_trainer,
     fit_settings_to_data,
     load_data,
     run,
@@ -212,17 +209,8 @@ def tune(argv: list[str]) -> dict:
         return max(epoch_scores) if greater else min(epoch_scores)
 
     budget = TimeBudget()
-    trainer = TextclsTrainer(
-        model_init=model_init,
-        args=search_args,
-        train_dataset=tokenized["train"],
-        eval_dataset=tokenized["validation"],
-        processing_class=tokenizer,
-        data_collator=build_data_collator(data_args, tokenizer),
-        compute_metrics=build_compute_metrics(
-            data.problem_type, logit_thresholds(model_args.multi_label_threshold or 0.5)
-        ),
-        callbacks=[budget],
+    trainer = build_trainer(
+        family, model_args, data_args, search_args, data, tokenizer, tokenized, model_init=model_init, callbacks=[budget]
     )
     storage = optuna.storages.InMemoryStorage()
     started = time.monotonic()
