@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml Makefile
 
 install: $(STAMP)
 
-# Fetch the builtin corpora, word vectors and SmolLM2 into the cache (once).
+# Fetch the builtin corpora, word vectors, SmolLM2 and MiniLM into the cache (once).
 data: install
 	$(BIN)/textcls download all
 

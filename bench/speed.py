@@ -232,9 +232,10 @@ def bench_llama_step(quick: bool) -> dict:
 def bench_input_pipeline(quick: bool) -> dict:
     """(b) Same model and step; the recipe's Trainer dataloader vs every batch padded to 128."""
     from torch.utils.data import DataLoader
-    from transformers import DataCollatorWithPadding, Trainer, default_data_collator
+    from transformers import Trainer, default_data_collator
 
     from textcls.arguments import parse_args
+    from textcls.collation import PaddingCollator
     from textcls.training import tokenize_splits
 
     print("(b) input pipeline: recipe (length-grouped, dynamic padding) vs padded to 128", flush=True)
@@ -251,7 +252,7 @@ def bench_input_pipeline(quick: bool) -> dict:
         max_seq_length = 128
         tokenized = tokenize_splits(datasets_dict(data), tokenizer, max_seq_length)["train"]
         trainer = Trainer(model=model, args=training_args, train_dataset=tokenized, processing_class=tokenizer,
-                          data_collator=DataCollatorWithPadding(tokenizer))
+                          data_collator=PaddingCollator(tokenizer))
         recipe_loader = trainer.get_train_dataloader()
     batch_size = training_args.per_device_train_batch_size
 
@@ -387,7 +388,7 @@ def bench_trainer_vs_loop(family: str, quick: bool, train_samples: int | None = 
     from textcls.arguments import parse_args
     from textcls.families import get_family
     from textcls.trainer import TextclsTrainer
-    from textcls.training import load_data, tokenize_splits
+    from textcls.training import build_data_collator, load_data, tokenize_splits
 
     print(f"(d) {family}: Trainer recipe vs plain PyTorch loop", flush=True)
     tmp = tempfile.mkdtemp()
@@ -406,7 +407,7 @@ def bench_trainer_vs_loop(family: str, quick: bool, train_samples: int | None = 
     train = tokenize_splits(data.dataset, tokenizer, max_seq_length)["train"]
     plain_model = copy.deepcopy(model).to(DEVICE)  # same initial weights
     trainer = TextclsTrainer(model=model, args=training_args, train_dataset=train, processing_class=tokenizer,
-                             data_collator=DataCollatorWithPadding(tokenizer))
+                             data_collator=build_data_collator(data_args, tokenizer))
     batch_size = training_args.per_device_train_batch_size
 
     class Clock(TrainerCallback):
@@ -430,8 +431,9 @@ def bench_trainer_vs_loop(family: str, quick: bool, train_samples: int | None = 
         # are paid once per training, not per step: recorded as call_seconds, not in the rate.
         return dict(samples=len(train), seconds=clock.end - clock.start, call_seconds=time.perf_counter() - start)
 
-    # The minimal loop: same batch size, same length-grouped batches and padding, same optimizer
-    # (AdamW as the Trainer builds it, linear decay, gradient clipping at max_grad_norm).
+    # The minimal loop: same batch size, same length-grouped batches and padding (with transformers'
+    # own collator, as a user would write it), same optimizer (AdamW as the Trainer builds it, linear
+    # decay, gradient clipping at max_grad_norm when the family clips).
     loader = DataLoader(train.remove_columns(["length"]), batch_size=batch_size, collate_fn=DataCollatorWithPadding(tokenizer),
                         sampler=LengthGroupedSampler(batch_size, lengths=train["length"]))
     # The optimizer class and settings the Trainer itself would use (fused AdamW on torch >= 2.8).
@@ -446,7 +448,8 @@ def bench_trainer_vs_loop(family: str, quick: bool, train_samples: int | None = 
             with autocast():
                 loss = plain_model(**batch).loss
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(plain_model.parameters(), training_args.max_grad_norm)
+            if training_args.max_grad_norm:
+                torch.nn.utils.clip_grad_norm_(plain_model.parameters(), training_args.max_grad_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)

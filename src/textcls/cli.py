@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--trust_remote_code", action="store_true")
     add_prediction_arguments(predict)
 
-    download = commands.add_parser("download", help="Fetch builtin corpora, word vectors and SmolLM2 into the cache.")
+    download = commands.add_parser("download", help="Fetch builtin corpora, word vectors and pretrained models (SmolLM2, MiniLM) into the cache.")
     download.add_argument("names", nargs="+", help="all, or names: movie-snippets, 20newsgroups, ...")
     return parser
 
