@@ -39,7 +39,7 @@ from _common import (  # noqa: E402
     markdown_table,
     save_json,
 )
-from accuracy import CORPORA, run_recipe, run_tfidf  # noqa: E402
+from accuracy import CORPORA, llama_defaults, run_recipe, run_tfidf  # noqa: E402
 
 from textcls.families import FAMILIES  # noqa: E402
 
@@ -54,12 +54,6 @@ VARIANTS = {
     "q-v-only-r8": ["--lora_target_modules", "q_proj", "v_proj", "--lora_r", "8", "--lora_alpha", "16"],
     "max-len-128": ["--max_seq_length", "128"],
 }
-
-
-def llama_defaults() -> dict:
-    """What the Llama family's defaults are today: a record made at others is stale."""
-    return dict(max_seq_length=LLAMA.max_seq_length, lora_targets=list(LLAMA.lora_targets),
-                training=LLAMA.training_defaults, lora=LLAMA.lora_training_defaults)
 
 
 def tiny_llama(folder: Path, corpus: str) -> str:
