@@ -1,4 +1,5 @@
-"""Write bench/RESULTS.md from the full-mode results (bench/results/accuracy.json, speed.json).
+"""Write bench/RESULTS.md from the full-mode results (bench/results/accuracy.json, levers.json, speed.json,
+real_corpora.json).
 
     python bench/report.py
 
@@ -15,6 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import BENCH_DIR, RESULTS_DIR, load_json  # noqa: E402
 from accuracy import CORPORA, plot, tables, targets  # noqa: E402
+from real_corpora import tables as real_corpora_tables  # noqa: E402
+from real_corpora import targets as real_corpora_targets  # noqa: E402
 from speed import table as speed_table  # noqa: E402
 
 
@@ -93,6 +96,13 @@ def main() -> int:
     for corpus in CORPORA:
         if (BENCH_DIR / f"accuracy-{corpus}.png").is_file():
             out += [f"![{corpus}: test accuracy vs train time](accuracy-{corpus}.png)", ""]
+    real = load_json(RESULTS_DIR / "real_corpora.json", {"records": []})
+    out += ["## Real corpora (`python bench/real_corpora.py`)", ""]
+    if real["records"]:
+        out += [real_corpora_tables(real["records"]), "", "Targets:", "",
+                "\n".join(real_corpora_targets(real["records"])) or "*none measured yet*", ""]
+    else:
+        out += ["*not run yet*", ""]
     out += ["## Speed", "", "A and B alternate in one process; warm-up rounds dropped; median over rounds; A/B is the ratio.", ""]
     flat = [r for letter in sorted(speed["results"]) for r in speed["results"][letter].values()]
     if flat:
