@@ -85,6 +85,8 @@ def plan(quick: bool) -> list[dict]:
     for corpus in CORPORA:
         for family in ("textcnn", "dpcnn"):
             flags = ["--model_type", family, *size]
+            if family == "dpcnn" and corpus != "movie-snippets":
+                flags += ["--num_filters", "100"]  # as in bench/accuracy.py: 250 channels on long documents is CPU hours
             runs.append(dict(experiment="tuned", name=f"{family}-defaults", corpus=corpus, kind="train", argv=flags))
             runs.append(dict(experiment="tuned", name=f"{family}-tuned", corpus=corpus, kind="tune",
                              argv=[*flags, *budget]))

@@ -6,6 +6,7 @@ import random
 import shlex
 import time
 from dataclasses import fields
+from types import SimpleNamespace
 
 import pytest
 from test_class_weights import assert_one_line_error
@@ -15,7 +16,8 @@ from transformers import TrainingArguments
 from textcls.arguments import ModelArguments
 from textcls.cli import main as cli_main
 from textcls.families import FAMILIES, Choice
-from textcls.tuning import given_flags, search_space, tune
+from textcls.models.modeling_dpcnn import DPCNNConfig
+from textcls.tuning import default_trial, given_flags, search_space, tune
 
 TINY = ["--embedding_dim", "16", "--num_train_epochs", "2", "--embedding_mode", "rand", "--disable_tqdm", "true"]
 
@@ -52,6 +54,10 @@ def test_tune_chooses_on_validation_writes_its_table_and_tests_the_winner_once(f
     # flags given on the command line are held fixed, the rest of the family's space is searched
     assert {key[len("params_"):] for key in trials[0] if key.startswith("params_")} == {
         "learning_rate", "dropout", "num_filters", "class_weight"}
+    # the first trial is what `textcls train` does with the same flags: TextCNN's lr 1e-3, dropout 0.5, 100 filters
+    assert (float(trials[0]["params_learning_rate"]), float(trials[0]["params_dropout"]),
+            int(trials[0]["params_num_filters"]), trials[0]["params_class_weight"]) == (1e-3, 0.5, 100, "none")
+    assert trials[1]["params_learning_rate"] != trials[0]["params_learning_rate"]
     best = max(trials, key=lambda row: float(row["value"]))
     assert summary["best_trial"] == int(best["number"]) and summary["best_validation"] == float(best["value"])
 
@@ -70,7 +76,32 @@ def test_tune_chooses_on_validation_writes_its_table_and_tests_the_winner_once(f
     again = read_trials(tmp_path / "garbage" / "trials.csv")
     assert [(row["params_learning_rate"], row["value"]) for row in again] == [
         (row["params_learning_rate"], row["value"]) for row in trials]
-    assert garbage["final_metrics"]["test_accuracy"] != summary["final_metrics"]["test_accuracy"]
+    assert garbage["final_metrics"]["test_loss"] != pytest.approx(summary["final_metrics"]["test_loss"])
+
+
+def test_each_trial_builds_its_model_with_its_own_parameters(files, tmp_path, monkeypatch):
+    import textcls.tuning
+
+    configs = []
+
+    def recording_build_model(*args, **kwargs):
+        tokenizer, model = textcls.training.build_model(*args, **kwargs)
+        configs.append(model.config)
+        return tokenizer, model
+
+    monkeypatch.setattr(textcls.tuning, "build_model", recording_build_model)
+    argv = tune_args(files, "test", tmp_path / "tune")
+    argv[argv.index("--n_trials") + 1] = "3"
+    tune(argv)
+    trials = read_trials(tmp_path / "tune" / "trials.csv")
+    # configs: the tokenizer's, the Trainer's first (no trial), one per trial; the final run builds its own
+    assert len(configs) == 2 + 3
+    built = configs[2:]
+    weights = {"none": None}
+    for row, config in zip(trials, built):
+        assert (config.num_filters, config.dropout) == (int(row["params_num_filters"]), float(row["params_dropout"]))
+        assert (config.class_weights is None) == (row["params_class_weight"] in weights)
+    assert len({(c.num_filters, c.dropout) for c in built}) == 3
 
 
 def test_the_time_budget_stops_the_search(files, tmp_path):
@@ -95,6 +126,14 @@ def test_search_space_per_family_without_the_fixed_flags():
     for family in FAMILIES.values():  # every searched name is a flag of `textcls train`
         for name, spec in {**(family.search_space or {}), **family.lora_search_space}.items():
             assert name in flags and (isinstance(spec, Choice) or spec.low < spec.high)
+
+
+def test_the_first_trial_holds_the_defaults_that_lie_in_the_space():
+    space = search_space(FAMILIES["dpcnn"], False, "single_label_classification", set())
+    training_args = SimpleNamespace(learning_rate=0.5, num_train_epochs=5.0)  # lr outside the space: sampled
+    model_args = ModelArguments(model_type="dpcnn", class_weight=["balanced"])
+    assert default_trial(space, model_args, training_args, DPCNNConfig(dropout=0.3)) == dict(
+        num_train_epochs=5, dropout=0.3, num_filters=250, embedding_mode="rand", class_weight="balanced")
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,9 @@
 2. `Trainer.hyperparameter_search(backend="optuna")` samples the family's search space
    (`Family.search_space` in textcls.families, minus every flag given on the command line), trains
    on train and scores each epoch on validation (`--metric_for_best_model`, best epoch counts);
-   optuna's median pruner stops trials that trail the others at the same step;
+   the first trial is the run `textcls train` would make with the same flags (the defaults), so
+   the search never ends below them; from its second epoch on, a trial in the bottom quarter of
+   the others at the same step is pruned (optuna's percentile pruner);
 3. the search stops after `--n_trials` trials or `--time_budget` seconds, whichever comes first
    (a trial still running at the deadline is stopped at its next step);
 4. it writes `trials.csv` (one row per trial) and `best_command.txt` (the winning `textcls train`
@@ -106,6 +108,32 @@ def search_space(family: Family, use_lora: bool, problem_type: str, fixed: set[s
     return {name: spec for name, spec in space.items() if name not in fixed}
 
 
+def contains(spec, value) -> bool:
+    if isinstance(spec, Choice):
+        return value in spec.options
+    if isinstance(spec, IntRange):
+        return float(value).is_integer() and spec.low <= value <= spec.high
+    return isinstance(value, (int, float)) and spec.low <= value <= spec.high
+
+
+def default_trial(space: dict, model_args: ModelArguments, training_args, config) -> dict:
+    """The values a `textcls train` run with the same flags uses for the searched parameters (a flag
+    left unset takes the model config's default), where they lie inside the search space."""
+    params = {}
+    for name, spec in space.items():
+        if name in MODEL_FLAGS:
+            value = getattr(model_args, name)
+            if name == "class_weight":
+                value = value[0] if len(value) == 1 else None
+            if value is None:
+                value = getattr(config, name, None)
+        else:
+            value = getattr(training_args, name)
+        if value is not None and contains(spec, value):
+            params[name] = int(value) if isinstance(spec, IntRange) else value
+    return params
+
+
 def suggest(trial: optuna.Trial, name: str, spec):
     if isinstance(spec, LogUniform):
         return trial.suggest_float(name, spec.low, spec.high, log=True)
@@ -171,13 +199,17 @@ def tune(argv: list[str]) -> dict:
     max_seq_length = data_args.max_seq_length or family.max_seq_length
     tokenizer, model = build_model(family, model_args, data, max_seq_length)
     tokenized = tokenize_data(data.dataset, tokenizer, data_args, max_seq_length, model.config)
+    defaults = default_trial(space, model_args, training_args, model.config)
     del model
 
     epoch_scores: list[float] = []  # validation scores of the running trial
 
     def model_init(trial):
         epoch_scores.clear()
-        params = trial.params if trial is not None else {}
+        # Trainer.train builds the model before it samples the trial's training arguments
+        # (`_hp_search_setup`), so trial.params is still empty here: sample every parameter now.
+        # optuna returns the same value when hp_space asks for the same name again.
+        params = {name: suggest(trial, name, spec) for name, spec in space.items()} if trial is not None else {}
         trial_args = dataclasses.replace(
             model_args,
             **{name: [value] if name == "class_weight" else value for name, value in params.items() if name in MODEL_FLAGS},
@@ -212,7 +244,20 @@ def tune(argv: list[str]) -> dict:
     trainer = build_trainer(
         family, model_args, data_args, search_args, data, tokenizer, tokenized, model_init=model_init, callbacks=[budget]
     )
-    storage = optuna.storages.InMemoryStorage()
+    # Steps are optimizer steps; no trial is pruned before its second epoch's evaluation (a model
+    # with random embeddings trails pretrained vectors after one epoch and catches up later).
+    steps_per_epoch = math.ceil(len(tokenized["train"]) / (search_args.train_batch_size * search_args.world_size))
+    steps_per_epoch = max(1, steps_per_epoch // search_args.gradient_accumulation_steps)
+    study_settings = dict(
+        study_name="textcls-tune",
+        storage=optuna.storages.InMemoryStorage(),
+        direction="maximize" if greater else "minimize",
+        sampler=optuna.samplers.TPESampler(seed=training_args.seed),
+        pruner=optuna.pruners.PercentilePruner(25.0, n_startup_trials=5, n_warmup_steps=steps_per_epoch + 1),
+    )
+    # The study is made here rather than by hyperparameter_search so that the defaults go first.
+    study = optuna.create_study(**study_settings)
+    study.enqueue_trial(defaults)
     started = time.monotonic()
     budget.deadline = started + time_budget
     try:
@@ -220,20 +265,16 @@ def tune(argv: list[str]) -> dict:
             hp_space=hp_space,
             compute_objective=objective,
             n_trials=n_trials,
-            direction="maximize" if greater else "minimize",
             backend="optuna",
             timeout=time_budget,
-            study_name="textcls-tune",
-            storage=storage,
-            sampler=optuna.samplers.TPESampler(seed=training_args.seed),
-            pruner=optuna.pruners.MedianPruner(n_startup_trials=2),
+            load_if_exists=True,
+            **study_settings,
         )
     except ValueError as error:  # optuna: no trial completed
         raise TextclsError(f"No trial finished ({error}): raise --time_budget.") from error
     search_seconds = time.monotonic() - started
     if not any((output_dir / "trials").iterdir()):  # trials save nothing (save_strategy "no")
         (output_dir / "trials").rmdir()
-    study = optuna.load_study(study_name="textcls-tune", storage=storage)
     table = study.trials_dataframe(attrs=("number", "state", "value", "duration", "params"))
     table["duration"] = table["duration"].dt.total_seconds()
     table.rename(columns={"duration": "seconds"}).to_csv(output_dir / TRIALS_FILE, index=False)
