@@ -8,6 +8,7 @@ import time
 from dataclasses import fields
 from types import SimpleNamespace
 
+import optuna
 import pytest
 from test_class_weights import assert_one_line_error
 from test_training import synthetic_rows, write_csv
@@ -17,7 +18,7 @@ from textcls.arguments import ModelArguments
 from textcls.cli import main as cli_main
 from textcls.families import FAMILIES, Choice
 from textcls.models.modeling_dpcnn import DPCNNConfig
-from textcls.tuning import default_trial, given_flags, search_space, tune
+from textcls.tuning import default_trial, given_flags, hopeless_trial_pruner, search_space, tune
 
 TINY = ["--embedding_dim", "16", "--num_train_epochs", "2", "--embedding_mode", "rand", "--disable_tqdm", "true"]
 
@@ -102,6 +103,22 @@ def test_each_trial_builds_its_model_with_its_own_parameters(files, tmp_path, mo
         assert (config.num_filters, config.dropout) == (int(row["params_num_filters"]), float(row["params_dropout"]))
         assert (config.class_weights is None) == (row["params_class_weight"] in weights)
     assert len({(c.num_filters, c.dropout) for c in built}) == 3
+
+
+def test_the_pruner_stops_only_the_bottom_quarter_and_never_in_the_first_epoch():
+    study = optuna.create_study(direction="maximize", pruner=hopeless_trial_pruner(steps_per_epoch=10))
+    for score in (0.5, 0.6, 0.7, 0.8, 0.9):  # five finished trials, evaluated after epochs 1 and 2
+        trial = study.ask()
+        trial.report(score / 2, 10)
+        trial.report(score, 20)
+        study.tell(trial, score)
+    middling, hopeless = study.ask(), study.ask()
+    for trial in (middling, hopeless):
+        trial.report(0.0, 10)
+        assert not trial.should_prune()  # first epoch: never
+    middling.report(0.65, 20)  # above the bottom quarter (0.6) of the finished trials' epoch-2 scores
+    hopeless.report(0.55, 20)
+    assert not middling.should_prune() and hopeless.should_prune()
 
 
 def test_the_time_budget_stops_the_search(files, tmp_path):
