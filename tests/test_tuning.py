@@ -18,7 +18,14 @@ from textcls.arguments import ModelArguments
 from textcls.cli import main as cli_main
 from textcls.families import FAMILIES, Choice
 from textcls.models.modeling_dpcnn import DPCNNConfig
-from textcls.tuning import default_trial, given_flags, hopeless_trial_pruner, search_space, tune
+from textcls.training import run
+from textcls.tuning import (
+    default_trial,
+    given_flags,
+    hopeless_trial_pruner,
+    search_space,
+    tune,
+)
 
 TINY = ["--embedding_dim", "16", "--num_train_epochs", "2", "--embedding_mode", "rand", "--disable_tqdm", "true"]
 
@@ -103,6 +110,19 @@ def test_each_trial_builds_its_model_with_its_own_parameters(files, tmp_path, mo
         assert (config.num_filters, config.dropout) == (int(row["params_num_filters"]), float(row["params_dropout"]))
         assert (config.class_weights is None) == (row["params_class_weight"] in weights)
     assert len({(c.num_filters, c.dropout) for c in built}) == 3
+
+
+def test_the_final_run_reproduces_its_trial_and_the_first_trial_is_textcls_train(files, tmp_path):
+    # by validation loss: a score that would show any difference in the random numbers drawn
+    argv = [*tune_args(files, "test", tmp_path / "tune"), "--metric_for_best_model", "loss"]
+    argv[argv.index("--n_trials") + 1] = "3"
+    summary = tune(argv)
+    trials = read_trials(tmp_path / "tune" / "trials.csv")
+    assert summary["final_metrics"]["eval_loss"] == pytest.approx(summary["best_validation"], rel=1e-6)
+    plain = run(["--train_file", files["train"], "--validation_file", files["validation"], *TINY,
+                 "--metric_for_best_model", "loss", "--output_dir", str(tmp_path / "plain")])
+    assert plain["eval_loss"] == pytest.approx(float(trials[0]["value"]), rel=1e-6)
+    assert len({row["value"] for row in trials}) == 3
 
 
 def test_the_pruner_stops_only_the_bottom_quarter_and_never_in_the_first_epoch():

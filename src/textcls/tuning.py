@@ -222,7 +222,11 @@ def tune(argv: list[str]) -> dict:
             model_args,
             **{name: [value] if name == "class_weight" else value for name, value in params.items() if name in MODEL_FLAGS},
         )
-        return build_model(family, trial_args, data, max_seq_length)[1]
+        model = build_model(family, trial_args, data, max_seq_length)[1]
+        # As in `textcls train` (seed, build the model, the Trainer seeds again): a trial and the winner's
+        # final run draw the same random numbers, so the final run reproduces its trial's scores.
+        set_seed(training_args.seed)
+        return model
 
     search_args = dataclasses.replace(
         training_args,
