@@ -7,9 +7,10 @@
 2. `Trainer.hyperparameter_search(backend="optuna")` samples the family's search space
    (`Family.search_space` in textcls.families, minus every flag given on the command line), trains
    on train and scores each epoch on validation (`--metric_for_best_model`, best epoch counts);
-   the first trial is the run `textcls train` would make with the same flags (the defaults), so
-   the search never ends below them; from its second epoch on, a trial in the bottom quarter of
-   the others at the same step is pruned (optuna's percentile pruner);
+   the first trial is the run `textcls train` would make with the same flags (the defaults), and
+   trials draw the random numbers `textcls train` draws, so the search never ends below the
+   defaults on validation; from its second epoch on, a trial in the bottom quarter of the finished
+   ones at the same step is pruned (optuna's percentile pruner);
 3. the search stops after `--n_trials` trials or `--time_budget` seconds, whichever comes first
    (a trial still running at the deadline is stopped at its next step);
 4. it writes `trials.csv` (one row per trial) and `best_command.txt` (the winning `textcls train`
