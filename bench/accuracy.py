@@ -63,27 +63,28 @@ TEXTCNN_TARGET = {"20newsgroups": 0.8215, "reuters-r8": 0.9571, "movie-snippets"
 # Records without the field are version 1. A record of an older version is re-run by the next call
 # (it is not "done"), and is marked "old defaults" in the tables until then.
 RECIPE_DEFAULTS = 2
-# Rows the recipe defaults above do not reach: TF-IDF and the real fastText are not textcls; SmolLM2 +
-# LoRA follows the Llama family's own defaults (stale when they changed: `llama_defaults` below).
+# Rows the recipe defaults above do not reach: TF-IDF and the real fastText are not textcls; the
+# pretrained rows follow their family's own defaults (stale when those changed: `family_defaults` below).
 UNAFFECTED_BY_DEFAULTS = ("tfidf-lr", "ref-fasttext")
 LLAMA_ROW = "smollm2-135m-lora"
+FAMILY_ROWS = {LLAMA_ROW: "llama", "minilm-l6": "auto"}
 # Rows that are references, not textcls models ("best of ours" leaves them out). The real fastText is
 # `ref-fasttext`, not `fasttext-*`, so that the `fasttext` family's variants never match it.
 REFERENCES = ("tfidf-lr", "ref-fasttext")
 
 
-def llama_defaults() -> dict:
-    """The Llama family's defaults today, as stored in a record (JSON types): a record made at others is stale."""
-    llama = FAMILIES["llama"]
-    return json.loads(json.dumps(dict(max_seq_length=llama.max_seq_length, lora_targets=list(llama.lora_targets),
-                                      training=llama.training_defaults, lora=llama.lora_training_defaults)))
+def family_defaults(name: str) -> dict:
+    """A family's defaults today, as stored in a record (JSON types): a record made at others is stale."""
+    family = FAMILIES[name]
+    return json.loads(json.dumps(dict(max_seq_length=family.max_seq_length, lora_targets=list(family.lora_targets),
+                                      training=family.training_defaults, lora=family.lora_training_defaults)))
 
 
 def is_stale(record: dict) -> bool:
     """Whether a record ran at older recipe defaults that its own flags did not override (a --levers
     run that pins the selection metric, and for pretrained vectors the rate and epochs, is current)."""
-    if record["name"] == LLAMA_ROW:
-        return record.get("llama_defaults") != llama_defaults()
+    if record["name"] in FAMILY_ROWS:
+        return record.get("family_defaults") != family_defaults(FAMILY_ROWS[record["name"]])
     if record["name"] in UNAFFECTED_BY_DEFAULTS or record.get("recipe_defaults", 1) >= RECIPE_DEFAULTS:
         return False
     argv = record.get("argv", [])
@@ -460,8 +461,8 @@ def main(argv: list[str] | None = None) -> int:
                 record = run_recipe(run, seed, runs_root / run["corpus"] / f"{run['name']}-s{seed}")
             record.update(corpus=run["corpus"], name=run["name"], seed=seed, wall_s=time.perf_counter() - start,
                           recipe_defaults=RECIPE_DEFAULTS)
-            if run["name"] == LLAMA_ROW:
-                record["llama_defaults"] = llama_defaults()
+            if run["name"] in FAMILY_ROWS:
+                record["family_defaults"] = family_defaults(FAMILY_ROWS[run["name"]])
             # Re-read before writing: two calls with disjoint --only may run side by side on one file.
             results["records"] = load_json(results_path, {"records": []})["records"]
             results["records"] = [r for r in results["records"] if (r["corpus"], r["name"], r["seed"]) != key]

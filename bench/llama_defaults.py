@@ -39,7 +39,7 @@ from _common import (  # noqa: E402
     markdown_table,
     save_json,
 )
-from accuracy import CORPORA, llama_defaults, run_recipe, run_tfidf  # noqa: E402
+from accuracy import CORPORA, family_defaults, run_recipe, run_tfidf  # noqa: E402
 
 from textcls.families import FAMILIES  # noqa: E402
 
@@ -108,7 +108,7 @@ def identity(run: dict, args) -> dict:
     """What makes two records of one (corpus, name) the same measurement."""
     same = dict(limits=run["limits"], quick=args.quick)
     if run["name"] != "tfidf-lr":
-        same.update(model="tiny random Llama" if args.quick else args.model_name_or_path, defaults=llama_defaults())
+        same.update(model="tiny random Llama" if args.quick else args.model_name_or_path, defaults=family_defaults("llama"))
     return same
 
 
