@@ -353,7 +353,8 @@ def targets(records: list[dict], mark_stale: bool = True) -> list[str]:
             minilm, tfidf = rows["minilm-l6"], rows["tfidf-lr"]["test_accuracy"]
             lines.append(f"- {corpus}: minilm-l6 (auto family, mean of {minilm['n']} seeds) "
                          f"{minilm['test_accuracy']:.4f} vs TF-IDF+LR {tfidf:.4f}: "
-                         f"{'met' if minilm['test_accuracy'] > tfidf else 'MISSED'}")
+                         f"{'met' if minilm['test_accuracy'] > tfidf else 'MISSED'}"
+                         f"{' *(some seeds at old defaults)*' if minilm['stale'] and mark_stale else ''}")
         # Issue 13: the fasttext family vs the real fastText (accuracy on every corpus, train time on the
         # long-document ones), TextRNN vs TextCNN.
         fasttext, fasttext_acc = pick("fasttext")
