@@ -105,10 +105,9 @@ def test_each_trial_builds_its_model_with_its_own_parameters(files, tmp_path, mo
     # configs: the tokenizer's, the Trainer's first (no trial), one per trial; the final run builds its own
     assert len(configs) == 2 + 3
     built = configs[2:]
-    weights = {"none": None}
     for row, config in zip(trials, built):
         assert (config.num_filters, config.dropout) == (int(row["params_num_filters"]), float(row["params_dropout"]))
-        assert (config.class_weights is None) == (row["params_class_weight"] in weights)
+        assert (config.class_weights is None) == (row["params_class_weight"] == "none")
     assert len({(c.num_filters, c.dropout) for c in built}) == 3
 
 

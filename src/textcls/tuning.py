@@ -213,12 +213,15 @@ def tune(argv: list[str]) -> dict:
 
     epoch_scores: list[float] = []  # validation scores of the running trial
 
+    def sample(trial) -> dict:
+        # optuna returns the same value when a trial is asked for the same name again.
+        return {name: suggest(trial, name, spec) for name, spec in space.items()}
+
     def model_init(trial):
         epoch_scores.clear()
         # Trainer.train builds the model before it samples the trial's training arguments
         # (`_hp_search_setup`), so trial.params is still empty here: sample every parameter now.
-        # optuna returns the same value when hp_space asks for the same name again.
-        params = {name: suggest(trial, name, spec) for name, spec in space.items()} if trial is not None else {}
+        params = sample(trial) if trial is not None else {}
         trial_args = dataclasses.replace(
             model_args,
             **{name: [value] if name == "class_weight" else value for name, value in params.items() if name in MODEL_FLAGS},
@@ -238,8 +241,7 @@ def tune(argv: list[str]) -> dict:
     )
 
     def hp_space(trial):
-        params = {name: suggest(trial, name, spec) for name, spec in space.items()}
-        return {name: value for name, value in params.items() if name not in MODEL_FLAGS}
+        return {name: value for name, value in sample(trial).items() if name not in MODEL_FLAGS}
 
     metric = training_args.metric_for_best_model
     metric_key = metric if metric.startswith("eval_") else f"eval_{metric}"
@@ -257,13 +259,14 @@ def tune(argv: list[str]) -> dict:
     trainer = build_trainer(
         family, model_args, data_args, search_args, data, tokenizer, tokenized, model_init=model_init, callbacks=[budget]
     )
-    steps_per_epoch = math.ceil(len(tokenized["train"]) / (search_args.train_batch_size * search_args.world_size))
+    batches_per_epoch = math.ceil(len(tokenized["train"]) / (search_args.train_batch_size * search_args.world_size))
+    steps_per_epoch = max(1, batches_per_epoch // search_args.gradient_accumulation_steps)
     study_settings = dict(
         study_name="textcls-tune",
         storage=optuna.storages.InMemoryStorage(),
         direction="maximize" if greater else "minimize",
         sampler=optuna.samplers.TPESampler(seed=training_args.seed),
-        pruner=hopeless_trial_pruner(max(1, steps_per_epoch // search_args.gradient_accumulation_steps)),
+        pruner=hopeless_trial_pruner(steps_per_epoch),
     )
     # The study is made here rather than by hyperparameter_search so that the defaults go first.
     study = optuna.create_study(**study_settings)
