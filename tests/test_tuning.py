@@ -124,6 +124,22 @@ def test_the_final_run_reproduces_its_trial_and_the_first_trial_is_textcls_train
     assert len({row["value"] for row in trials}) == 3
 
 
+@pytest.mark.parametrize("patience, evaluations", [(None, [6, 3, 3]), ("1", [2, 2, 2])])
+def test_trials_after_the_first_stop_when_their_score_stops_improving(patience, evaluations, files, tmp_path):
+    # At a rate of 1e-9 the weights barely move: validation accuracy is the same after every epoch.
+    argv = [*tune_args(files, "test", tmp_path / "tune"), "--num_train_epochs", "6", "--learning_rate", "1e-9"]
+    argv[argv.index("--n_trials") + 1] = "3"
+    if patience:  # given: every trial stops as `textcls train --early_stopping_patience 1` would
+        argv += ["--early_stopping_patience", patience]
+    summary = tune(argv)
+    trials = read_trials(tmp_path / "tune" / "trials.csv")
+    # without the flag: the first trial (the defaults) runs every epoch, the others stop 2 evaluations
+    # after their best
+    assert [int(row["user_attrs_evaluations"]) for row in trials] == evaluations
+    # the winner is trained again in full unless the flag asks for early stopping
+    assert summary["final_metrics"]["epoch"] == (6 if patience is None else 2)
+
+
 def test_the_pruner_stops_only_the_bottom_quarter_and_never_in_the_first_epoch():
     study = optuna.create_study(direction="maximize", pruner=hopeless_trial_pruner(steps_per_epoch=10))
     for score in (0.5, 0.6, 0.7, 0.8, 0.9):  # five finished trials, evaluated after epochs 1 and 2

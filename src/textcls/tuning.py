@@ -10,7 +10,8 @@
    the first trial is the run `textcls train` would make with the same flags (the defaults), and
    trials draw the random numbers `textcls train` draws, so the search never ends below the
    defaults on validation; from its second epoch on, a trial in the bottom quarter of the finished
-   ones at the same step is pruned (optuna's percentile pruner);
+   ones at the same step is pruned (optuna's percentile pruner), and every trial but the first stops
+   after `--early_stopping_patience` evaluations without a better score (2 unless given);
 3. the search stops after `--n_trials` trials or `--time_budget` seconds, whichever comes first
    (a trial still running at the deadline is stopped at its next step);
 4. it writes `trials.csv` (one row per trial) and `best_command.txt` (the winning `textcls train`
@@ -31,7 +32,7 @@ from pathlib import Path
 
 import datasets
 import optuna
-from transformers import TrainerCallback, set_seed
+from transformers import EarlyStoppingCallback, TrainerCallback, set_seed
 
 from .arguments import ModelArguments, parse_args
 from .errors import TextclsError
@@ -175,6 +176,32 @@ def without_output_dir(argv: list[str]) -> list[str]:
     return kept
 
 
+# Evaluations without a better score after which a trial (not the first) stops, unless
+# --early_stopping_patience is given: most trials peak early (TextCNN on movie-snippets at epoch 2 of
+# 5-12, bench/notes.md "tuned"), so the rest of their epochs is budget that other trials can use.
+TRIAL_PATIENCE = 2
+
+
+class TrialEarlyStopping(EarlyStoppingCallback):
+    """transformers' early stopping, restarted for each trial and only for the trials after the first.
+
+    The first trial (the defaults) runs every epoch, as `textcls train` does, so that it scores what a
+    plain run scores. A later trial that stopped early is retrained in full if it wins: the final run's
+    validation score is then at least the trial's.
+    """
+
+    def __init__(self, patience: int):
+        super().__init__(early_stopping_patience=patience)
+        self.active = False
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.early_stopping_patience_counter = 0  # a new trial; the search saves no checkpoint to reload
+
+    def on_evaluate(self, args, state, control, metrics, **kwargs):
+        if self.active:
+            super().on_evaluate(args, state, control, metrics, **kwargs)
+
+
 class TimeBudget(TrainerCallback):
     """Ends the running trial's training once the search's deadline has passed."""
 
@@ -212,6 +239,11 @@ def tune(argv: list[str]) -> dict:
     del model
 
     epoch_scores: list[float] = []  # validation scores of the running trial
+    running: list[optuna.Trial] = []  # the running trial, for its evaluation count in trials.csv
+    # With --early_stopping_patience every trial stops as `textcls train` would with it; without it,
+    # the trials after the first stop after TRIAL_PATIENCE evaluations without a better score.
+    patience = run_args.early_stopping_patience
+    stopper = TrialEarlyStopping(patience or TRIAL_PATIENCE)
 
     def sample(trial) -> dict:
         # optuna returns the same value when a trial is asked for the same name again.
@@ -219,6 +251,8 @@ def tune(argv: list[str]) -> dict:
 
     def model_init(trial):
         epoch_scores.clear()
+        running[:] = [trial] if trial is not None else []
+        stopper.active = trial is not None and (patience is not None or trial.number > 0)
         # Trainer.train builds the model before it samples the trial's training arguments
         # (`_hp_search_setup`), so trial.params is still empty here: sample every parameter now.
         params = sample(trial) if trial is not None else {}
@@ -253,11 +287,14 @@ def tune(argv: list[str]) -> dict:
             names = ", ".join(k[5:] for k in metrics if k.startswith("eval_"))
             raise TextclsError(f"--metric_for_best_model {metric} is not a validation metric; choose one of {names}.")
         epoch_scores.append(metrics[metric_key])
+        for trial in running:
+            trial.set_user_attr("evaluations", len(epoch_scores))
         return max(epoch_scores) if greater else min(epoch_scores)
 
     budget = TimeBudget()
     trainer = build_trainer(
-        family, model_args, data_args, search_args, data, tokenizer, tokenized, model_init=model_init, callbacks=[budget]
+        family, model_args, data_args, search_args, data, tokenizer, tokenized, model_init=model_init,
+        callbacks=[budget, stopper],
     )
     batches_per_epoch = math.ceil(len(tokenized["train"]) / (search_args.train_batch_size * search_args.world_size))
     steps_per_epoch = max(1, batches_per_epoch // search_args.gradient_accumulation_steps)
@@ -288,7 +325,7 @@ def tune(argv: list[str]) -> dict:
     search_seconds = time.monotonic() - started
     if not any((output_dir / "trials").iterdir()):  # trials save nothing (save_strategy "no")
         (output_dir / "trials").rmdir()
-    table = study.trials_dataframe(attrs=("number", "state", "value", "duration", "params"))
+    table = study.trials_dataframe(attrs=("number", "state", "value", "duration", "params", "user_attrs"))
     table["duration"] = table["duration"].dt.total_seconds()
     table.rename(columns={"duration": "seconds"}).to_csv(output_dir / TRIALS_FILE, index=False)
 
