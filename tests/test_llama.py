@@ -1,6 +1,7 @@
 """Our Llama classifier against transformers' and on the cases where transformers' picks the wrong token."""
 
 import json
+import warnings
 
 import pytest
 import torch
@@ -60,6 +61,16 @@ def test_without_pad_token_id_batches_work_from_the_mask():
         batched = ours(input_ids=input_ids, attention_mask=attention_mask).logits
         alone = ours(input_ids=input_ids[:1, :3]).logits  # batch size 1, no mask, no pad id
     torch.testing.assert_close(batched[0], alone[0], atol=1e-5, rtol=0)
+
+
+def test_forward_keeps_no_cache_and_uses_no_deprecated_argument():
+    ours = tiny_model("llama", num_labels=2)
+    input_ids, attention_mask = right_padded_batch([3, 8], vocab_size=64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # transformers' deprecated-argument warnings
+        with torch.no_grad():
+            outputs = ours(input_ids=input_ids, attention_mask=attention_mask)
+    assert outputs.to_tuple() == (outputs.logits,)  # no loss, no key/value cache
 
 
 def test_cannot_know_the_last_token_is_a_clear_error():

@@ -125,19 +125,18 @@ class LlamaForSequenceClassification(LlamaPreTrainedModel):
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values=None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
-        use_cache: bool | None = None,
         **kwargs,
     ) -> SequenceClassifierOutputWithPast:
+        # No key/value cache: a classifier reads each text once. (Its argument is named differently across
+        # transformers 5 releases, past_key_values then cache; one given here passes on through kwargs.)
+        kwargs.setdefault("use_cache", False)
         outputs = self.model(
             input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
             inputs_embeds=inputs_embeds,
-            use_cache=use_cache,
             **kwargs,
         )
         pooled = pool_last_token(outputs.last_hidden_state, attention_mask, input_ids, self.config.pad_token_id)
@@ -146,11 +145,7 @@ class LlamaForSequenceClassification(LlamaPreTrainedModel):
         logits = self.score(pooled.to(head_dtype) if head_dtype.is_floating_point else pooled)  # [batch, num_labels]
         loss = sequence_classification_loss(logits, labels, self.config) if labels is not None else None
         return SequenceClassifierOutputWithPast(
-            loss=loss,
-            logits=logits,
-            past_key_values=outputs.past_key_values,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
 
 
