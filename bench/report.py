@@ -1,5 +1,5 @@
 """Write bench/RESULTS.md from the full-mode results (bench/results/accuracy.json, levers.json, speed.json,
-real_corpora.json).
+real_corpora.json, llama_defaults.json).
 
     python bench/report.py
 
@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import BENCH_DIR, RESULTS_DIR, load_json  # noqa: E402
 from accuracy import CORPORA, plot, tables, targets  # noqa: E402
+from llama_defaults import table as llama_defaults_table  # noqa: E402
 from real_corpora import tables as real_corpora_tables  # noqa: E402
 from real_corpora import targets as real_corpora_targets  # noqa: E402
 from speed import table as speed_table  # noqa: E402
@@ -51,6 +52,8 @@ def main() -> int:
         "make bench-speed QUICK=1     # CI-sized (<1 min): -> bench/results/speed-quick.json",
         "python bench/accuracy.py --only 20newsgroups/textcnn   # a part of the table (results are merged)",
         "python bench/accuracy.py --levers                      # variants tried for missed targets -> results/levers.json",
+        "make bench-real-corpora      # python bench/real_corpora.py: class weights, long texts, tuning (hours)",
+        "python bench/llama_defaults.py --only movie-snippets   # SmolLM2 + LoRA vs TF-IDF on 2,000 examples",
         "python bench/report.py                                 # rewrite this file from bench/results/*.json",
         "make bench-speed BENCH_ARGS=\"--threads 1\"   # when other jobs share the cores (see the notes)",
         "```",
@@ -103,6 +106,11 @@ def main() -> int:
                 "\n".join(real_corpora_targets(real["records"])) or "*none measured yet*", ""]
     else:
         out += ["*not run yet*", ""]
+    llama = load_json(RESULTS_DIR / "llama_defaults.json", {"records": []})
+    out += ["## Llama defaults on 2,000 training examples (`python bench/llama_defaults.py`)", "",
+            "SmolLM2-135M + LoRA at the Llama family's defaults and TF-IDF + LR, both trained on the same first",
+            "2,000 examples of each corpus's training split; target: LoRA's test accuracy >= TF-IDF's.", "",
+            llama_defaults_table(llama["records"]) if llama["records"] else "*not run yet*", ""]
     out += ["## Speed", "", "A and B alternate in one process; warm-up rounds dropped; median over rounds; A/B is the ratio.", ""]
     flat = [r for letter in sorted(speed["results"]) for r in speed["results"][letter].values()]
     if flat:
