@@ -10,8 +10,9 @@
    the first trial is the run `textcls train` would make with the same flags (the defaults), and
    trials draw the random numbers `textcls train` draws, so the search never ends below the
    defaults on validation; from its second epoch on, a trial in the bottom quarter of the finished
-   ones at the same step is pruned (optuna's percentile pruner), and every trial but the first stops
-   after `--early_stopping_patience` evaluations without a better score (2 unless given);
+   ones at the same step is pruned (optuna's percentile pruner), and every trial after the first
+   stops 2 evaluations after its best one (with `--early_stopping_patience N`, every trial stops
+   after N, the first included, as `textcls train` with the flag would);
 3. the search stops after `--n_trials` trials or `--time_budget` seconds, whichever comes first
    (a trial still running at the deadline is stopped at its next step);
 4. it writes `trials.csv` (one row per trial) and `best_command.txt` (the winning `textcls train`
@@ -178,7 +179,7 @@ def without_output_dir(argv: list[str]) -> list[str]:
 
 # Evaluations without a better score after which a trial (not the first) stops, unless
 # --early_stopping_patience is given: most trials peak early (TextCNN on movie-snippets at epoch 2 of
-# 5-12, bench/notes.md "tuned"), so the rest of their epochs is budget that other trials can use.
+# 5-12, bench/notes.md "Tuning on validation"), so the rest of their epochs is budget that other trials can use.
 TRIAL_PATIENCE = 2
 
 
