@@ -18,7 +18,6 @@ is the classical anchor; its C is chosen on the validation split, never on test.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import statistics
@@ -218,8 +217,12 @@ def run_tfidf(run: dict) -> dict:
     limits = run.get("limits") or ({"train": 400, "validation": 100, "test": 200} if run["quick"] else {})
     split = {name: data[name].select(range(min(limits.get(name, len(data[name])), len(data[name])))) for name in data}
     if run.get("minilm_tokens"):
-        split = {name: part.map(minilm_prefixes, batched=True, fn_kwargs=dict(max_length=run["minilm_tokens"]))
-                 for name, part in split.items()}
+        from transformers import AutoTokenizer
+
+        from textcls.resources import minilm_checkpoint
+
+        reader = dict(tokenizer=AutoTokenizer.from_pretrained(minilm_checkpoint()), max_length=run["minilm_tokens"])
+        split = {name: part.map(read_prefixes, batched=True, fn_kwargs=reader) for name, part in split.items()}
     start = time.perf_counter()
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2 if not run["quick"] else 1)
     x_train = vectorizer.fit_transform(split["train"]["text"])
@@ -241,19 +244,10 @@ def run_tfidf(run: dict) -> dict:
     )
 
 
-@functools.cache
-def minilm_tokenizer():
-    from transformers import AutoTokenizer
-
-    from textcls.resources import minilm_checkpoint
-
-    return AutoTokenizer.from_pretrained(minilm_checkpoint())
-
-
-def minilm_prefixes(batch: dict, max_length: int) -> dict:
-    """Each text of a batch cut where minilm-l6 at `max_length` stops reading it ([CLS] and [SEP] included)."""
-    encoded = minilm_tokenizer()(batch["text"], truncation=True, max_length=max_length, return_offsets_mapping=True)
-    # The last token's end offset ([SEP]'s is (0, 0), hence the max) is where the read text stops.
+def read_prefixes(batch: dict, tokenizer, max_length: int) -> dict:
+    """Each text of a batch cut where `tokenizer` at `max_length` stops reading it (special tokens included)."""
+    encoded = tokenizer(batch["text"], truncation=True, max_length=max_length, return_offsets_mapping=True)
+    # The last token's end offset (special tokens have (0, 0), hence the max) is where the read text stops.
     return {"text": [text[:max(end for _, end in offsets)]
                      for text, offsets in zip(batch["text"], encoded["offset_mapping"])]}
 
