@@ -197,9 +197,10 @@ def plan_levers() -> list[dict]:
     ]
 
 
-def run_recipe(run: dict, seed: int, output_dir: Path) -> dict:
+def run_recipe(run: dict, seed: int, output_dir: Path, resume: bool = False) -> dict:
+    """One `textcls train` run; with `resume`, an interrupted run in output_dir goes on from its last checkpoint."""
     argv = ["--dataset", run["corpus"], *run["argv"], "--seed", str(seed), "--output_dir", str(output_dir),
-            "--overwrite_output_dir", "--disable_tqdm", "true"]
+            *([] if resume else ["--overwrite_output_dir"]), "--disable_tqdm", "true"]
     metrics = train_recipe(argv)
     return dict(argv=argv, **{k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))})
 

@@ -4,6 +4,7 @@
     python bench/llama_defaults.py --grid     # also one-change variants of the defaults, to choose them on validation
     python bench/llama_defaults.py --quick    # a tiny random Llama on a few examples: exercises the code, measures nothing
     python bench/llama_defaults.py --only reuters-r8 --max_test_samples 1000 --threads 1
+    python bench/llama_defaults.py --only 20newsgroups --resume   # go on with a run that was stopped
 
 Target: at its defaults (textcls.families, Llama entry), SmolLM2-135M + LoRA reaches at least the test
 accuracy of TF-IDF + LR on every corpus. Both see the same examples: the first --max_train_samples of the
@@ -42,6 +43,7 @@ from _common import (  # noqa: E402
 from accuracy import CORPORA, family_defaults, run_recipe, run_tfidf  # noqa: E402
 
 from textcls.families import FAMILIES  # noqa: E402
+from textcls.run_folder import FINISHED_MARKER  # noqa: E402
 
 LLAMA = FAMILIES["llama"]
 LORA_LR = LLAMA.lora_training_defaults["learning_rate"]
@@ -136,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grid", action="store_true", help="also run the one-change variants of the defaults")
     parser.add_argument("--only", action="append", default=[], help="run only corpus/name containing this (repeatable)")
     parser.add_argument("--rerun", action="store_true", help="redo runs that already have results")
+    parser.add_argument("--resume", action="store_true",
+                        help="go on from the last epoch checkpoint of a run that was stopped (its train s then counts "
+                             "only the resumed part); a finished run, or any run without this flag, starts again")
     parser.add_argument("--model_name_or_path", default="smollm2-135m")
     parser.add_argument("--max_train_samples", type=int, default=2000)
     parser.add_argument("--max_eval_samples", type=int, default=500)
@@ -163,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
             record = run_tfidf(run)
         else:
             output_dir = runs_root / run["corpus"] / run["name"]
-            record = run_recipe(run, args.seed, output_dir)
+            stopped = output_dir.is_dir() and not (output_dir / FINISHED_MARKER).exists()
+            record = run_recipe(run, args.seed, output_dir, resume=args.resume and stopped)
             record["eval_history"] = eval_history(output_dir)
         record.update(corpus=run["corpus"], name=run["name"], seed=args.seed, identity=same,
                       wall_s=time.perf_counter() - start)

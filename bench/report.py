@@ -1,5 +1,5 @@
 """Write bench/RESULTS.md from the full-mode results (bench/results/accuracy.json, levers.json, speed.json,
-real_corpora.json, llama_defaults.json).
+real_corpora.json, llama_defaults.json, gpu.json).
 
     python bench/report.py
 
@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import BENCH_DIR, RESULTS_DIR, load_json  # noqa: E402
 from accuracy import CORPORA, plot, tables, targets  # noqa: E402
+from gpu import table as gpu_table  # noqa: E402
 from llama_defaults import table as llama_defaults_table  # noqa: E402
 from real_corpora import tables as real_corpora_tables  # noqa: E402
 from real_corpora import targets as real_corpora_targets  # noqa: E402
@@ -54,6 +55,8 @@ def main() -> int:
         "python bench/accuracy.py --levers                      # variants tried for missed targets -> results/levers.json",
         "make bench-real-corpora      # python bench/real_corpora.py: class weights, long texts, tuning (hours)",
         "python bench/llama_defaults.py --only movie-snippets   # SmolLM2 + LoRA vs TF-IDF on 2,000 examples",
+        "python bench/device_bundle.py                          # parts to carry to a GPU machine; it prints the calls",
+        "bash bench/device_setup.sh --deadline_s 480            # there: unpack, install, python3 bench/gpu.py --out $OUT",
         "python bench/report.py                                 # rewrite this file from bench/results/*.json",
         "make bench-speed BENCH_ARGS=\"--threads 1\"   # when other jobs share the cores (see the notes)",
         "```",
@@ -111,6 +114,12 @@ def main() -> int:
             "SmolLM2-135M + LoRA at the Llama family's defaults and TF-IDF + LR, both trained on the same first",
             "2,000 examples of each corpus's training split; target: LoRA's test accuracy >= TF-IDF's.", "",
             llama_defaults_table(llama["records"]) if llama["records"] else "*not run yet*", ""]
+    gpu = load_json(RESULTS_DIR / "gpu.json", {"records": []})
+    out += ["## GPU rows of issue 12 (`bench/gpu.py`, set up by `bench/device_bundle.py`)", ""]
+    if gpu["records"]:
+        out += ["- " + machine_section(gpu["machine"], "GPU run"), "", gpu_table(gpu["records"]), ""]
+    else:
+        out += ["*Not measured: no GPU has been available to these sessions (see the notes, \"Measuring the GPU rows\").*", ""]
     out += ["## Speed", "", "A and B alternate in one process; warm-up rounds dropped; median over rounds; A/B is the ratio.", ""]
     flat = [r for letter in sorted(speed["results"]) for r in speed["results"][letter].values()]
     if flat:

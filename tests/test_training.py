@@ -15,6 +15,7 @@ from transformers import (
     AutoTokenizer,
     LlamaConfig,
     LlamaForCausalLM,
+    TrainerCallback,
     pipeline,
 )
 
@@ -112,6 +113,30 @@ def test_recipe_trains_evaluates_and_saves_a_hub_checkpoint(family, data_files, 
         predicted = model(**tokenizer(texts, padding=True, return_tensors="pt")).logits.argmax(-1).tolist()
     assert [model.config.id2label[i] for i in predicted] == ["positive", "negative"]
     assert [r["label"] for r in pipeline("text-classification", model=str(output_dir))(texts)] == ["positive", "negative"]
+
+
+def test_callbacks_given_to_run_see_every_epoch_and_step(data_files, tmp_path):
+    class Counter(TrainerCallback):
+        def __init__(self):
+            self.epochs, self.steps, self.evaluations, self.train_batches = 0, 0, 0, None
+
+        def on_train_begin(self, args, state, control, train_dataloader=None, **kwargs):
+            self.train_batches = len(train_dataloader)
+
+        def on_epoch_end(self, args, state, control, **kwargs):
+            self.epochs += 1
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.steps += 1
+
+        def on_evaluate(self, args, state, control, **kwargs):
+            self.evaluations += 1
+
+    counter = Counter()
+    run(["--model_type", "textcnn", "--num_train_epochs", "2", "--embedding_dim", "8", "--num_filters", "4",
+         *file_args(data_files), *FAST, "--output_dir", str(tmp_path / "run")], callbacks=[counter])
+    # 160 training rows in batches of 16: 10 steps an epoch; the recipe evaluates after each epoch and once at the end.
+    assert (counter.epochs, counter.steps, counter.train_batches, counter.evaluations) == (2, 20, 10, 3)
 
 
 def test_lora_run_saves_merged_model_that_loads_without_peft(data_files, tiny_llama, tmp_path):

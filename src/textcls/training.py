@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import (
     EarlyStoppingCallback,
     PreTrainedTokenizerBase,
+    TrainerCallback,
     TrainingArguments,
     set_seed,
 )
@@ -250,12 +252,15 @@ def save_final_model(model, tokenizer, output_dir: Path):
     return model
 
 
-def run(argv: list[str] | None = None) -> dict[str, float]:
+def run(argv: list[str] | None = None, callbacks: Sequence[TrainerCallback] = ()) -> dict[str, float]:
+    """`textcls train` with these arguments; `callbacks` (transformers `TrainerCallback`s, e.g. to time the
+    epochs) join the recipe's own."""
     with contextlib.ExitStack() as held:  # the output_dir lock, taken in `train`, is released however it ends
-        return train(argv, held)
+        return train(argv, held, callbacks)
 
 
-def train(argv: list[str] | None, held: contextlib.ExitStack) -> dict[str, float]:
+def train(argv: list[str] | None, held: contextlib.ExitStack,
+          extra_callbacks: Sequence[TrainerCallback] = ()) -> dict[str, float]:
     model_args, data_args, run_args, training_args = parse_args(argv)
     transformers.utils.logging.set_verbosity_warning()
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
@@ -288,7 +293,7 @@ def train(argv: list[str] | None, held: contextlib.ExitStack) -> dict[str, float
     with training_args.main_process_first(desc="tokenizing"):
         tokenized = tokenize_data(data.dataset, tokenizer, data_args, max_seq_length, model.config)
     interrupt = SaveOnInterrupt()
-    callbacks = [interrupt]
+    callbacks = [interrupt, *extra_callbacks]
     if run_args.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=run_args.early_stopping_patience))
 
