@@ -54,10 +54,11 @@ def download_wheels(folder: Path) -> list[Path]:
 
 def working_tree_bytes() -> int:
     """What travels with every call besides `carry`: tracked files and untracked ones git does not ignore."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            cwd=BENCH_DIR.parent, capture_output=True, check=True).stdout.split(b"\0")
     root = BENCH_DIR.parent
-    return sum((root / name.decode()).stat().st_size for name in listed if name and (root / name.decode()).is_file())
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=root, capture_output=True, check=True).stdout.decode().split("\0")
+    paths = [root / name for name in listed if name]
+    return sum(path.stat().st_size for path in paths if path.is_file())
 
 
 def main() -> int:

@@ -56,7 +56,7 @@ def main() -> int:
         "make bench-real-corpora      # python bench/real_corpora.py: class weights, long texts, tuning (hours)",
         "python bench/llama_defaults.py --only movie-snippets   # SmolLM2 + LoRA vs TF-IDF on 2,000 examples",
         "python bench/device_bundle.py                          # parts to carry to a GPU machine; it prints the calls",
-        "bash bench/device_setup.sh --deadline_s 480            # there: unpack, install, python3 bench/gpu.py --out $OUT",
+        "bash bench/device_setup.sh --deadline_s 450            # there: unpack, install, python3 bench/gpu.py --out $OUT",
         "python bench/report.py                                 # rewrite this file from bench/results/*.json",
         "make bench-speed BENCH_ARGS=\"--threads 1\"   # when other jobs share the cores (see the notes)",
         "```",
