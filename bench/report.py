@@ -9,6 +9,7 @@ The hand-written findings in bench/notes.md are appended as they are.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -33,9 +34,19 @@ def machine_section(machine: dict | None, label: str) -> str:
             f"Python {machine['python']}; {versions}.")
 
 
+def speed_machines(machines: dict[str, dict]) -> list[str]:
+    """One line per machine (and date) that ran some of the speed comparisons, naming them."""
+    runs: dict[str, tuple[dict, list[str]]] = {}
+    for letter in sorted(machines):
+        runs.setdefault(json.dumps(machines[letter], sort_keys=True), (machines[letter], []))[1].append(letter)
+    if not runs:
+        return ["- " + machine_section(None, "speed run")]
+    return ["- " + machine_section(machine, f"speed run ({', '.join(letters)})") for machine, letters in runs.values()]
+
+
 def main() -> int:
     accuracy = load_json(RESULTS_DIR / "accuracy.json", {"machine": None, "records": []})
-    speed = load_json(RESULTS_DIR / "speed.json", {"machine": None, "results": {}})
+    speed = load_json(RESULTS_DIR / "speed.json", {"machines": {}, "results": {}})
     notes = BENCH_DIR / "notes.md"
     at_defaults = targets(accuracy["records"])
     out = [
@@ -48,7 +59,7 @@ def main() -> int:
         "",
         "```",
         "make bench-accuracy          # python bench/accuracy.py, then bench/report.py (~45 min on 2 CPU cores)",
-        "make bench-speed             # python bench/speed.py,    then bench/report.py (~15 min on 2 CPU cores)",
+        "make bench-speed             # python bench/speed.py,    then bench/report.py (~25 min on 2 CPU cores)",
         "make bench-accuracy QUICK=1  # CI-sized (~3 min): -> bench/results/accuracy-quick.json (RESULTS.md untouched)",
         "make bench-speed QUICK=1     # CI-sized (<1 min): -> bench/results/speed-quick.json",
         "python bench/accuracy.py --only 20newsgroups/textcnn   # a part of the table (results are merged)",
@@ -64,7 +75,7 @@ def main() -> int:
         "## Machine",
         "",
         "- " + machine_section(accuracy["machine"], "accuracy run"),
-        "- " + machine_section(speed["machine"], "speed run"),
+        *speed_machines(speed["machines"]),
         "",
         "## Accuracy (test split)",
         "",

@@ -2,7 +2,7 @@
 
     python bench/speed.py            # full -> bench/results/speed.json
     python bench/speed.py --quick    # CI-sized (tiny random Llama, small subsets) -> bench/results/speed-quick.json
-    python bench/speed.py --only a   # some comparisons: a, b, c, d, e
+    python bench/speed.py --only a   # some comparisons: a, b, c, d, e, f
 
 (a) training step: our LlamaForSequenceClassification vs transformers', same weights, LoRA, batches
 (b) input pipeline: the recipe's Trainer dataloader (length-grouped, dynamic padding) vs every batch
@@ -11,6 +11,8 @@
 (d) TextCNN / DPCNN: the Trainer recipe vs a minimal plain-PyTorch loop
 (e) minilm-l6 (the `auto` family): one whole epoch of movie-snippets through the recipe (its train
     samples/s and epoch time) vs a plain loop, and `textcls predict` vs pipeline as in (c)
+(f) the end of a LoRA run: evaluating SmolLM2 + LoRA at the Llama defaults with the adapters merged into
+    the weights (the recipe's final evaluation and test pass) vs peft's unmerged adapters, topic documents
 
 The machines are noisy (2 shared CPU cores here), so only ratios of interleaved runs are reported:
 A and B alternate (A,B then B,A), the first round of each is a warm-up and is dropped, and each
@@ -47,7 +49,7 @@ from _common import (  # noqa: E402
 )
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-TARGETS = {"a": 1.0, "b": 4.0, "c": 1.5, "d": 0.9}
+TARGETS = {"a": 1.0, "b": 4.0, "c": 1.5, "d": 0.9, "f": 1.0}
 MINILM_EPOCH_TARGET_S = 240  # issue 10: one epoch of movie-snippets in under 4 minutes
 
 
@@ -475,6 +477,51 @@ def bench_minilm(quick: bool) -> dict:
     return {"train": dict(train, epoch_target_s=MINILM_EPOCH_TARGET_S, epoch_met=met), "inference": inference}
 
 
+def bench_lora_evaluation(quick: bool) -> dict:
+    """(f) Same weights, same batches of 20newsgroups test documents at the Llama family's max_seq_length and
+    eval batch size: the LoRA model with its adapters merged in place vs unmerged, forward passes only."""
+    from textcls.arguments import ModelArguments
+    from textcls.data import load_builtin_dataset
+    from textcls.families import FAMILIES
+    from textcls.precision import merge_lora_in_place
+    from textcls.training import apply_lora
+
+    print("(f) LoRA evaluation: adapters merged vs unmerged", flush=True)
+    llama = FAMILIES["llama"]
+    lora = {k: v for k, v in llama.lora_training_defaults.items() if k.startswith("lora_")}
+    batch_size = 8 if quick else llama.training_defaults["per_device_eval_batch_size"]
+    rounds = 2 if quick else 3
+    tokenizer = llama_tokenizer()
+    test = load_builtin_dataset("20newsgroups")["test"]
+    batches = length_grouped_batches(tokenizer, test["text"], test["label"], batch_size, rounds + 1,
+                                     max_length=llama.max_seq_length)
+    torch.manual_seed(0)
+    unmerged = apply_lora(our_llama(quick, num_labels=20), ModelArguments(model_type="llama", use_lora=True, **lora))
+    with torch.no_grad():  # B starts at zero; a trained-looking update makes the logit check below mean something
+        for name, parameter in unmerged.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(std=0.02)
+    merged = copy.deepcopy(unmerged)
+    merge_lora_in_place(merged)
+    models = {"merged": merged.to(DEVICE).eval(), "unmerged": unmerged.to(DEVICE).eval()}
+
+    def forward(name, batch):
+        batch = {k: v.to(DEVICE) for k, v in batch.items() if k != "labels"}
+        with torch.inference_mode(), autocast():
+            models[name](**batch)
+        return dict(texts=int(batch["input_ids"].shape[0]), tokens=int(batch["attention_mask"].sum()))
+
+    with torch.inference_mode(), autocast():
+        probe = {k: v.to(DEVICE) for k, v in batches[0].items() if k != "labels"}
+        max_diff = (models["merged"](**probe).logits - models["unmerged"](**probe).logits).abs().max().item()
+    print(f"  max |logits merged - unmerged| on the first batch: {max_diff:.2e}", flush=True)
+    steps = {name: iter(batches) for name in models}
+    measured = alternate({name: (lambda name=name: forward(name, next(steps[name]))) for name in models}, rounds=rounds)
+    return comparison("(f) LoRA evaluation", "texts/s", "merged", "unmerged", measured, "texts", TARGETS["f"],
+                      max_logit_diff=max_diff, batch_size=batch_size, max_length=llama.max_seq_length,
+                      lora=dict(lora, targets=list(llama.lora_targets)))
+
+
 # ----------------------------------------------------------------------------------------------
 
 
@@ -496,7 +543,7 @@ def table(results: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="CI-sized: tiny random Llama, small subsets")
-    parser.add_argument("--only", default="abcde", help="which comparisons to run (letters a-e)")
+    parser.add_argument("--only", default="abcdef", help="which comparisons to run (letters a-f)")
     add_threads_argument(parser)
     args = parser.parse_args(argv)
     apply_threads(args.threads)
@@ -505,18 +552,20 @@ def main(argv: list[str] | None = None) -> int:
     hf_logging.set_verbosity_error()
 
     results_path = RESULTS_DIR / ("speed-quick.json" if args.quick else "speed.json")
-    saved = load_json(results_path, {"machine": None, "results": {}})
-    saved["machine"] = machine_info()
-    print(f"device: {saved['machine']['device']}, torch threads: {torch.get_num_threads()}", flush=True)
+    saved = load_json(results_path, {"machines": {}, "results": {}})
+    machine = machine_info()
+    print(f"device: {machine['device']}, torch threads: {torch.get_num_threads()}", flush=True)
     jobs = {
         "a": lambda: bench_llama_step(args.quick),
         "b": lambda: {"pipeline": bench_input_pipeline(args.quick)},
         "c": lambda: {kind: bench_inference(kind, args.quick) for kind in (*ACCURACY_RUNS, "llama")},
         "d": lambda: {family: bench_trainer_vs_loop(family, args.quick) for family in ("textcnn", "dpcnn", "fasttext", "textrnn")},
         "e": lambda: bench_minilm(args.quick),
+        "f": lambda: {"lora": bench_lora_evaluation(args.quick)},
     }
     for letter in args.only:
         saved["results"][letter] = jobs[letter]()
+        saved["machines"][letter] = machine  # comparisons are rerun one by one, on whatever machine and load
         save_json(results_path, saved)  # after each comparison: a crash later keeps the earlier numbers
 
     flat = [r for letter in sorted(saved["results"]) for r in saved["results"][letter].values()]

@@ -139,11 +139,42 @@ def test_callbacks_given_to_run_see_every_epoch_and_step(data_files, tmp_path):
     assert (counter.epochs, counter.steps, counter.train_batches, counter.evaluations) == (2, 20, 10, 3)
 
 
+class AdapterStates(TrainerCallback):
+    """Whether the LoRA adapters are merged into the weights at each evaluation and prediction."""
+
+    def __init__(self):
+        self.evaluations, self.predictions = [], []
+
+    @staticmethod
+    def merged(model):
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        (state,) = {module.merged for module in model.modules() if isinstance(module, BaseTunerLayer)}
+        return state
+
+    def on_evaluate(self, args, state, control, model=None, **kwargs):
+        self.evaluations.append(self.merged(model))
+
+    def on_predict(self, args, state, control, model=None, **kwargs):
+        self.predictions.append(self.merged(model))
+
+
 def test_lora_run_saves_merged_model_that_loads_without_peft(data_files, tiny_llama, tmp_path):
     output_dir = tmp_path / "lora"
-    run([*family_args("llama", tiny_llama), "--use_lora", "--lora_r", "4", *file_args(data_files), *FAST,
-         "--output_dir", str(output_dir)])
+    adapters = AdapterStates()
+    metrics = run([*family_args("llama", tiny_llama), "--use_lora", "--lora_r", "4", *file_args(data_files), *FAST,
+                   "--output_dir", str(output_dir)], callbacks=[adapters])
     assert (output_dir / "adapter" / "adapter_model.safetensors").exists()
+    # Adapters train unmerged (8 epoch evaluations); the final evaluation and the test pass run merged ...
+    assert (adapters.evaluations, adapters.predictions) == ([False] * 8 + [True], [True])
+    # ... so the test loss reported is the saved model's own.
+    test_rows = list(csv.DictReader(open(data_files["test"], encoding="utf-8")))
+    saved = AutoModelForSequenceClassification.from_pretrained(output_dir).eval()
+    saved_tokenizer = AutoTokenizer.from_pretrained(output_dir)
+    with torch.no_grad():
+        logits = saved(**saved_tokenizer([r["text"] for r in test_rows], padding=True, return_tensors="pt")).logits
+    labels = torch.tensor([saved.config.label2id[r["label"]] for r in test_rows])
+    assert torch.nn.functional.cross_entropy(logits, labels).item() == pytest.approx(metrics["test_loss"], abs=1e-5)
     texts = ["a great and lovely film", "the plot was awful and boring", "quite a story"]
 
     from peft import PeftModel

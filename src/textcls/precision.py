@@ -2,7 +2,8 @@
 
 `check_options` runs when the arguments are parsed (`ModelArguments.__post_init__`), so a missing GPU or
 package is one line before any data is read. `from_pretrained_kwargs` is what `families.build_pretrained`
-passes to `from_pretrained`; `prepare_for_lora` and `merge_lora` bracket training in `training.py`.
+passes to `from_pretrained`; `prepare_for_lora` and `merge_lora` bracket training in `training.py`
+(`merge_lora_in_place` in between, before the final evaluation).
 
 Whatever the backbone's dtype, the weights that train (LoRA adapters, the head) stay in float32: Adam's
 small updates would round away in bfloat16 weights.
@@ -137,6 +138,21 @@ def keep_trainable_in_float32(model) -> None:
             parameter.data = parameter.data.float()
 
 
+def merge_lora_in_place(model) -> bool:
+    """Fold the LoRA updates into the backbone's weights (peft's `merge_adapter`), same model object; returns
+    whether it did. Done once training is over: the final evaluation and test pass then run on the weights
+    `merge_lora` saves, rounding included, and faster (each adapter is a detour of two matmuls per linear
+    layer: bench/RESULTS.md, speed (f)). A quantized backbone is left as it is, for `merge_lora`'s reason."""
+    from peft import PeftModel
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    if not isinstance(model, PeftModel) or is_quantized(model.get_base_model()):
+        return False
+    if not any(layer.merged for layer in model.modules() if isinstance(layer, BaseTunerLayer)):
+        model.merge_adapter()
+    return True
+
+
 def merge_lora(model, adapter_dir: Path):
     """A LoRA model merged into plain weights, every weight in the dtype the backbone computes in.
 
@@ -149,5 +165,6 @@ def merge_lora(model, adapter_dir: Path):
     if is_quantized(model.get_base_model()):
         base = model.unload().dequantize()
         model = PeftModel.from_pretrained(base, adapter_dir)
-    merged = model.merge_and_unload()
+    merge_lora_in_place(model)  # the final evaluation merged it already, except under FSDP or DeepSpeed
+    merged = model.unload()
     return merged.to(dtype) if isinstance(dtype, torch.dtype) else merged

@@ -60,6 +60,7 @@ from .models.sequence_classification import (
 from .precision import (
     keep_trainable_in_float32,
     merge_lora,
+    merge_lora_in_place,
     prepare_for_lora,
     resolve_dtype,
 )
@@ -318,6 +319,8 @@ def train(argv: list[str] | None, held: contextlib.ExitStack,
             "run the same command again to resume."
         )
     metrics = {f"train_{k}" if not k.startswith("train_") else k: v for k, v in train_result.metrics.items()}
+    if not (trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled):  # their sharded weights can't merge in place
+        merge_lora_in_place(model)
     if data.problem_type == MULTI_LABEL:  # saved with the model; the final eval/test metrics use them
         thresholds = thresholds_for_run(
             trainer, tokenized["validation"], model_args.multi_label_threshold, data.num_labels
