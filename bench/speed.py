@@ -182,6 +182,11 @@ def length_grouped_batches(tokenizer, texts, labels, batch_size: int, count: int
     return batches
 
 
+def model_inputs(batch) -> dict:
+    """A batch without its labels, on the benchmark's device: what a forward pass for logits takes."""
+    return {k: v.to(DEVICE) for k, v in batch.items() if k != "labels"}
+
+
 def train_step(model, optimizer, batch) -> dict:
     """One step (forward, backward, AdamW); returns the samples and real (non-pad) tokens it processed."""
     batch = {k: v.to(DEVICE) for k, v in batch.items()}
@@ -212,7 +217,7 @@ def bench_llama_step(quick: bool) -> dict:
     # Same weights and inputs must give the same logits, or the comparison means nothing.
     ours.eval(), theirs.eval()
     with torch.no_grad(), autocast():
-        probe = {k: v.to(DEVICE) for k, v in batches[0].items() if k != "labels"}
+        probe = model_inputs(batches[0])
         max_diff = (ours(**probe).logits - theirs(**probe).logits).abs().max().item()
     print(f"  max |logits ours - transformers| on the first batch: {max_diff:.2e}", flush=True)
     ours.train(), theirs.train()
@@ -506,13 +511,13 @@ def bench_lora_evaluation(quick: bool) -> dict:
     models = {"merged": merged.to(DEVICE).eval(), "unmerged": unmerged.to(DEVICE).eval()}
 
     def forward(name, batch):
-        batch = {k: v.to(DEVICE) for k, v in batch.items() if k != "labels"}
+        inputs = model_inputs(batch)
         with torch.inference_mode(), autocast():
-            models[name](**batch)
-        return dict(texts=int(batch["input_ids"].shape[0]), tokens=int(batch["attention_mask"].sum()))
+            models[name](**inputs)
+        return dict(texts=int(inputs["input_ids"].shape[0]), tokens=int(inputs["attention_mask"].sum()))
 
     with torch.inference_mode(), autocast():
-        probe = {k: v.to(DEVICE) for k, v in batches[0].items() if k != "labels"}
+        probe = model_inputs(batches[0])
         max_diff = (models["merged"](**probe).logits - models["unmerged"](**probe).logits).abs().max().item()
     print(f"  max |logits merged - unmerged| on the first batch: {max_diff:.2e}", flush=True)
     steps = {name: iter(batches) for name in models}
@@ -552,7 +557,8 @@ def main(argv: list[str] | None = None) -> int:
     hf_logging.set_verbosity_error()
 
     results_path = RESULTS_DIR / ("speed-quick.json" if args.quick else "speed.json")
-    saved = load_json(results_path, {"machines": {}, "results": {}})
+    saved = load_json(results_path, {"results": {}})
+    saved.setdefault("machines", {})  # a results file from before machines were kept per comparison has none
     machine = machine_info()
     print(f"device: {machine['device']}, torch threads: {torch.get_num_threads()}", flush=True)
     jobs = {

@@ -168,7 +168,8 @@ def test_lora_run_saves_merged_model_that_loads_without_peft(data_files, tiny_ll
     # Adapters train unmerged (8 epoch evaluations); the final evaluation and the test pass run merged ...
     assert (adapters.evaluations, adapters.predictions) == ([False] * 8 + [True], [True])
     # ... so the test loss reported is the saved model's own.
-    test_rows = list(csv.DictReader(open(data_files["test"], encoding="utf-8")))
+    with open(data_files["test"], encoding="utf-8") as f:
+        test_rows = list(csv.DictReader(f))
     saved = AutoModelForSequenceClassification.from_pretrained(output_dir).eval()
     saved_tokenizer = AutoTokenizer.from_pretrained(output_dir)
     with torch.no_grad():

@@ -165,6 +165,6 @@ def merge_lora(model, adapter_dir: Path):
     if is_quantized(model.get_base_model()):
         base = model.unload().dequantize()
         model = PeftModel.from_pretrained(base, adapter_dir)
-    merge_lora_in_place(model)  # the final evaluation merged it already, except under FSDP or DeepSpeed
+    merge_lora_in_place(model)  # a no-op after the final evaluation's merge; needed for FSDP, DeepSpeed, 4/8-bit
     merged = model.unload()
     return merged.to(dtype) if isinstance(dtype, torch.dtype) else merged
