@@ -114,6 +114,13 @@ def identity(run: dict, args) -> dict:
     return same
 
 
+def train_seconds(record: dict) -> str:
+    """The Trainer's train_runtime covers only the last process of a resumed run (run_recipe resumes without
+    --overwrite_output_dir), so such a cell says so."""
+    seconds = f"{record['train_runtime']:.0f}"
+    return seconds if "--overwrite_output_dir" in record["argv"] else f"{seconds} (last part: resumed)"
+
+
 def table(records: list[dict]) -> str:
     rows = []
     for corpus in CORPORA:
@@ -126,7 +133,7 @@ def table(records: list[dict]) -> str:
         met = "-" if not (tfidf and default) else "met" if default["test_accuracy"] >= tfidf["test_accuracy"] else "MISSED"
         cell = lambda r: f"{r['test_accuracy']:.4f} (val {r['eval_accuracy']:.4f})" if r else "not run"  # noqa: E731
         rows.append([corpus, cell(tfidf), cell(default), ", ".join(map(str, default.get("eval_history", []))) if default else "",
-                     f"{default['train_runtime']:.0f}" if default else "", met,
+                     train_seconds(default) if default else "", met,
                      f"{best}: {cell(variants[best])}" if best and len(variants) > 1 else ""])
     return markdown_table(["corpus", "TF-IDF+LR test", "LoRA at the defaults, test", "val accuracy per epoch",
                            "train s", "target (>= TF-IDF)", "best variant on validation"], rows)
