@@ -193,7 +193,8 @@ def plan_levers() -> list[dict]:
         dict(name="minilm-l6-2ep", corpus="20newsgroups", seeds=(42,),
              argv=["--model_type", "auto", "--model_name_or_path", "minilm-l6", "--num_train_epochs", "2"]),
         # What the 256-token cut costs on its own: TF-IDF+LR given only the text minilm-l6 reads.
-        dict(name="tfidf-lr-minilm256", corpus="20newsgroups", seeds=(42,), argv=[], quick=False, minilm_tokens=256),
+        dict(name="tfidf-lr-minilm256", corpus="20newsgroups", seeds=(42,), argv=[], quick=False,
+             prefix_tokens=("minilm-l6", 256)),
     ]
 
 
@@ -217,12 +218,14 @@ def run_tfidf(run: dict) -> dict:
     # The first n of each split, as the recipe's --max_*_samples take them (bench/llama_defaults.py passes its own).
     limits = run.get("limits") or ({"train": 400, "validation": 100, "test": 200} if run["quick"] else {})
     split = {name: data[name].select(range(min(limits.get(name, len(data[name])), len(data[name])))) for name in data}
-    if run.get("minilm_tokens"):
+    if run.get("prefix_tokens"):  # (builtin checkpoint, n): only the text that checkpoint's tokenizer reads in n tokens
         from transformers import AutoTokenizer
 
-        from textcls.resources import minilm_checkpoint
+        from textcls.families import FAMILIES
 
-        reader = dict(tokenizer=AutoTokenizer.from_pretrained(minilm_checkpoint()), max_length=run["minilm_tokens"])
+        checkpoint, max_length = run["prefix_tokens"]
+        tokenizer = AutoTokenizer.from_pretrained(FAMILIES["auto"].builtin_checkpoints[checkpoint]())
+        reader = dict(tokenizer=tokenizer, max_length=max_length)
         split = {name: part.map(read_prefixes, batched=True, fn_kwargs=reader) for name, part in split.items()}
     start = time.perf_counter()
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2 if not run["quick"] else 1)

@@ -47,6 +47,7 @@ from textcls.run_folder import FINISHED_MARKER  # noqa: E402
 
 LLAMA = FAMILIES["llama"]
 LORA_LR = LLAMA.lora_training_defaults["learning_rate"]
+PREFIX_TFIDF = f"tfidf-lr-first-{LLAMA.max_seq_length}"
 
 # One change to the defaults each; the defaults stand while none beats them on validation.
 VARIANTS = {
@@ -97,7 +98,11 @@ def plan(args) -> list[dict]:
                                      ("--max_test_samples", "test")) if limits[split] for arg in (flag, str(limits[split]))]
     runs = []
     for corpus in CORPORA:
-        runs.append(dict(corpus=corpus, name="tfidf-lr", quick=args.quick, limits={k: v for k, v in limits.items() if v}))
+        tfidf = dict(corpus=corpus, quick=args.quick, limits={k: v for k, v in limits.items() if v})
+        runs.append(dict(tfidf, name="tfidf-lr"))
+        # What the token cut alone costs: TF-IDF+LR given only the text the Llama reads.
+        if args.model_name_or_path in LLAMA.builtin_checkpoints:
+            runs.append(dict(tfidf, name=PREFIX_TFIDF, prefix_tokens=(args.model_name_or_path, LLAMA.max_seq_length)))
         for name, change in VARIANTS.items():
             if name != "defaults" and not args.grid:
                 continue
@@ -112,7 +117,9 @@ def plan(args) -> list[dict]:
 def identity(run: dict, args) -> dict:
     """What makes two records of one (corpus, name) the same measurement."""
     same = dict(limits=run["limits"], quick=args.quick)
-    if run["name"] != "tfidf-lr":
+    if "prefix_tokens" in run:
+        same.update(prefix_tokens=list(run["prefix_tokens"]))
+    if not run["name"].startswith("tfidf-lr"):
         same.update(model="tiny random Llama" if args.quick else args.model_name_or_path, defaults=family_defaults("llama"))
     return same
 
@@ -135,10 +142,12 @@ def table(records: list[dict]) -> str:
         best = max(variants, key=lambda n: variants[n]["eval_accuracy"]) if variants else None
         met = "-" if not (tfidf and default) else "met" if default["test_accuracy"] >= tfidf["test_accuracy"] else "MISSED"
         cell = lambda r: f"{r['test_accuracy']:.4f} (val {r['eval_accuracy']:.4f})" if r else "not run"  # noqa: E731
-        rows.append([corpus, cell(tfidf), cell(default), ", ".join(map(str, default.get("eval_history", []))) if default else "",
+        history = ", ".join(map(str, default.get("eval_history", []))) if default else ""
+        rows.append([corpus, cell(tfidf), cell(by_name.get(PREFIX_TFIDF)), cell(default), history,
                      train_seconds(default) if default else "", met,
                      f"{best}: {cell(variants[best])}" if best and len(variants) > 1 else ""])
-    return markdown_table(["corpus", "TF-IDF+LR test", "LoRA at the defaults, test", "val accuracy per epoch",
+    return markdown_table(["corpus", "TF-IDF+LR test", f"TF-IDF+LR on the first {LLAMA.max_seq_length} tokens, test",
+                           "LoRA at the defaults, test", "val accuracy per epoch",
                            "train s", "target (>= TF-IDF)", "best variant on validation"], rows)
 
 
@@ -174,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"=== {label}", flush=True)
         start = time.perf_counter()
-        if run["name"] == "tfidf-lr":
+        if run["name"].startswith("tfidf-lr"):
             record = run_tfidf(run)
         else:
             output_dir = runs_root / run["corpus"] / run["name"]
