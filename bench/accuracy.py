@@ -194,7 +194,7 @@ def plan_levers() -> list[dict]:
              argv=["--model_type", "auto", "--model_name_or_path", "minilm-l6", "--num_train_epochs", "2"]),
         # What the 256-token cut costs on its own: TF-IDF+LR given only the text minilm-l6 reads.
         dict(name="tfidf-lr-minilm256", corpus="20newsgroups", seeds=(42,), argv=[], quick=False,
-             prefix_tokens=("minilm-l6", 256)),
+             prefix_tokens=("auto", "minilm-l6", 256)),
     ]
 
 
@@ -218,13 +218,13 @@ def run_tfidf(run: dict) -> dict:
     # The first n of each split, as the recipe's --max_*_samples take them (bench/llama_defaults.py passes its own).
     limits = run.get("limits") or ({"train": 400, "validation": 100, "test": 200} if run["quick"] else {})
     split = {name: data[name].select(range(min(limits.get(name, len(data[name])), len(data[name])))) for name in data}
-    if run.get("prefix_tokens"):  # (builtin checkpoint, n): only the text that checkpoint's tokenizer reads in n tokens
+    if run.get("prefix_tokens"):  # (family, checkpoint, n): only the text that checkpoint's tokenizer reads in n tokens
         from transformers import AutoTokenizer
 
         from textcls.families import FAMILIES
 
-        checkpoint, max_length = run["prefix_tokens"]
-        tokenizer = AutoTokenizer.from_pretrained(FAMILIES["auto"].builtin_checkpoints[checkpoint]())
+        family, checkpoint, max_length = run["prefix_tokens"]
+        tokenizer = AutoTokenizer.from_pretrained(FAMILIES[family].resolve_checkpoint(checkpoint))
         reader = dict(tokenizer=tokenizer, max_length=max_length)
         split = {name: part.map(read_prefixes, batched=True, fn_kwargs=reader) for name, part in split.items()}
     start = time.perf_counter()

@@ -101,8 +101,8 @@ def plan(args) -> list[dict]:
         tfidf = dict(corpus=corpus, quick=args.quick, limits={k: v for k, v in limits.items() if v})
         runs.append(dict(tfidf, name="tfidf-lr"))
         # What the token cut alone costs: TF-IDF+LR given only the text the Llama reads.
-        if args.model_name_or_path in LLAMA.builtin_checkpoints:
-            runs.append(dict(tfidf, name=PREFIX_TFIDF, prefix_tokens=(args.model_name_or_path, LLAMA.max_seq_length)))
+        runs.append(dict(tfidf, name=PREFIX_TFIDF,
+                         prefix_tokens=("llama", args.model_name_or_path, LLAMA.max_seq_length)))
         for name, change in VARIANTS.items():
             if name != "defaults" and not args.grid:
                 continue
@@ -119,7 +119,7 @@ def identity(run: dict, args) -> dict:
     same = dict(limits=run["limits"], quick=args.quick)
     if "prefix_tokens" in run:
         same.update(prefix_tokens=list(run["prefix_tokens"]))
-    if not run["name"].startswith("tfidf-lr"):
+    if "argv" in run:  # a recipe run (TF-IDF runs have no argv)
         same.update(model="tiny random Llama" if args.quick else args.model_name_or_path, defaults=family_defaults("llama"))
     return same
 
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"=== {label}", flush=True)
         start = time.perf_counter()
-        if run["name"].startswith("tfidf-lr"):
+        if "argv" not in run:
             record = run_tfidf(run)
         else:
             output_dir = runs_root / run["corpus"] / run["name"]
