@@ -59,6 +59,8 @@ VARIANTS = {
     # Twice the optimizer steps for the same compute (375 -> 750 on 2,000 examples over 3 epochs); the Trainer's own
     # default batch.
     "batch-8": ["--per_device_train_batch_size", "8"],
+    # The mean of every real token's state instead of the last one's (frozen-state probe: bench/notes.md).
+    "pooling-mean": ["--pooling", "mean"],
 }
 
 

@@ -9,7 +9,7 @@ import transformers
 from conftest import LLAMA_TINY, left_pad, right_padded_batch, tiny_model
 
 import textcls
-from textcls.models.modeling_textcls_llama import pool_last_token
+from textcls.models.modeling_textcls_llama import pool_states, real_token_mask
 
 
 def reference_with_same_weights(ours, **overrides):
@@ -80,10 +80,35 @@ def test_cannot_know_the_last_token_is_a_clear_error():
         ours(input_ids=input_ids)
 
 
-def test_pool_last_token_picks_rows_by_mask():
-    hidden = torch.arange(2 * 4 * 1, dtype=torch.float32).view(2, 4, 1)
-    mask = torch.tensor([[1, 1, 0, 0], [0, 1, 1, 1]])
-    assert pool_last_token(hidden, mask, None, None).flatten().tolist() == [1.0, 7.0]
+def test_pooling_picks_rows_by_mask():
+    hidden = torch.arange(2 * 4 * 1, dtype=torch.float32).view(2, 4, 1)  # row 0: 0..3, row 1: 4..7
+    real = real_token_mask(hidden, torch.tensor([[1, 1, 0, 0], [0, 1, 1, 1]]), None, None)
+    assert pool_states(hidden, real, "last").flatten().tolist() == [1.0, 7.0]
+    assert pool_states(hidden, real, "mean").flatten().tolist() == [0.5, 6.0]  # (0+1)/2, (5+6+7)/3
+
+
+def test_mean_pooling_without_a_mask_skips_pad_ids():
+    hidden = torch.arange(2 * 3 * 1, dtype=torch.float32).view(2, 3, 1)
+    real = real_token_mask(hidden, None, torch.tensor([[5, 9, 0], [5, 9, 7]]), 0)
+    assert pool_states(hidden, real, "mean").flatten().tolist() == [0.5, 4.0]
+
+
+def test_mean_pooling_is_the_mean_of_the_real_states_and_ignores_padding():
+    ours = tiny_model("llama", num_labels=3, pooling="mean")
+    input_ids, attention_mask = right_padded_batch([3, 8, 5], vocab_size=64)
+    with torch.no_grad():
+        batched = ours(input_ids=input_ids, attention_mask=attention_mask).logits
+        for row, length in enumerate(attention_mask.sum(-1).tolist()):
+            states = ours.model(input_ids=input_ids[row : row + 1, :length]).last_hidden_state  # [1, length, hidden]
+            expected = ours.score(states.mean(1))
+            torch.testing.assert_close(batched[row : row + 1], expected, atol=1e-5, rtol=0)
+        last = tiny_model("llama", num_labels=3)(input_ids=input_ids, attention_mask=attention_mask).logits
+    assert not torch.allclose(batched, last)  # same seed, same weights: only the pooling differs
+
+
+def test_unknown_pooling_is_refused():
+    with pytest.raises(ValueError, match="^Unknown pooling 'max'; choose one of last, mean"):
+        textcls.get_family("llama").config_class(pooling="max")
 
 
 def test_head_runs_on_pooled_states_only():

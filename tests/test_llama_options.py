@@ -331,3 +331,25 @@ def test_head_trains_at_its_own_learning_rate(tiny_llama, data_dir, tmp_path):
     head = {name: lr for name, lr in seen.items() if ".score." in name}
     assert head and set(head.values()) == {5e-3}
     assert {lr for name, lr in seen.items() if "lora_" in name} == {1e-4}
+
+
+def test_mean_pooling_is_saved_and_reloaded_with_the_model(tiny_llama, data_dir, tmp_path):
+    output_dir = tmp_path / "mean"
+    run(recipe_args(tiny_llama, data_dir, output_dir, "--use_lora", "--pooling", "mean"))
+    assert json.loads((output_dir / "config.json").read_text())["pooling"] == "mean"
+    model = AutoModelForSequenceClassification.from_pretrained(output_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(output_dir)
+    batch = tokenizer(["a good film", "the plot was dull and the story awful"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        states = model.model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        expected = model.score((states * mask).sum(1) / mask.sum(1))
+        torch.testing.assert_close(model(**batch).logits, expected, atol=1e-5, rtol=0)
+
+
+def test_bad_pooling_for_llama_is_one_line_before_the_checkpoint_is_read(tiny_llama, data_dir, tmp_path, capsys):
+    output_dir = tmp_path / "bad-pooling"
+    assert cli_main(["train", *recipe_args(tiny_llama, data_dir, output_dir, "--pooling", "max")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("textcls: error: Invalid llama settings: Unknown pooling 'max'; choose one of last, mean"), err
+    assert err.count("\n") == 1 and not output_dir.exists()

@@ -104,7 +104,7 @@ class ModelArguments:
     )
     cell: str | None = field(default=None, metadata={"help": "textrnn: lstm (default) or gru."})
     num_layers: int | None = field(default=None, metadata={"help": "textrnn: stacked recurrent layers (default 1)."})
-    pooling: str | None = field(default=None, metadata={"help": "textrnn: last (default), max or attention."})
+    pooling: str | None = field(default=None, metadata={"help": "textrnn: last (default), max or attention; llama: last (default) or mean."})
     tokenizer_level: str = field(
         default="word", metadata={"help": "Word-level families: word (default) or char tokens."}
     )

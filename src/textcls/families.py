@@ -226,18 +226,15 @@ def build_word_level(family: Family, model_args, data: TextClassificationData, m
             )
 
     embedding_dim = vectors.weights.shape[1] if vectors is not None else model_args.embedding_dim
-    flags = {name: getattr(model_args, name) for name in family.config_flags if getattr(model_args, name) is not None}
-    try:
-        config = family.config_class(
-            vocab_size=len(tokenizer),
-            **({"embedding_dim": embedding_dim} if embedding_dim else {}),  # else the family's own default
-            embedding_mode=model_args.embedding_mode,
-            pad_token_id=tokenizer.pad_token_id,
-            **flags,
-            **label_kwargs(data),
-        )
-    except ValueError as error:  # the config's own checks name the field, which is also the flag's name
-        raise TextclsError(f"Invalid {family.name} settings: {str(error).strip().splitlines()[0]}") from error
+    config = checked_config(
+        family,
+        vocab_size=len(tokenizer),
+        **({"embedding_dim": embedding_dim} if embedding_dim else {}),  # else the family's own default
+        embedding_mode=model_args.embedding_mode,
+        pad_token_id=tokenizer.pad_token_id,
+        **config_flags(family, model_args),
+        **label_kwargs(data),
+    )
     if family.check_config is not None:
         family.check_config(config, max_seq_length)
     model = AutoModelForSequenceClassification.from_config(config)
@@ -246,9 +243,24 @@ def build_word_level(family: Family, model_args, data: TextClassificationData, m
     return tokenizer, model
 
 
+def config_flags(family: Family, model_args) -> dict:
+    """The family's config flags (`Family.config_flags`) given on the command line."""
+    return {name: getattr(model_args, name) for name in family.config_flags if getattr(model_args, name) is not None}
+
+
+def checked_config(family: Family, **settings):
+    """The family's config with these settings; an invalid one is a one-line error."""
+    try:
+        return family.config_class(**settings)
+    except ValueError as error:  # the config's own checks name the field, which is also the flag's name
+        raise TextclsError(f"Invalid {family.name} settings: {str(error).strip().splitlines()[0]}") from error
+
+
 def build_pretrained(family: Family, model_args, data: TextClassificationData, max_seq_length: int):
     """A pretrained checkpoint's tokenizer and weights, with a (new) head for the data's labels."""
     path = family.resolve_checkpoint(model_args.model_name_or_path)
+    flags = config_flags(family, model_args)
+    checked_config(family, **flags)  # a bad flag fails before any checkpoint is read
     with checkpoint_errors(path, model_args.gguf_file):
         check_checkpoint_labels(path, data.num_labels, model_args.ignore_mismatched_sizes)
         # Architecture first: a wrong checkpoint should fail before the (large) weights are read.
@@ -262,6 +274,7 @@ def build_pretrained(family: Family, model_args, data: TextClassificationData, m
             gguf_file=model_args.gguf_file,
             pad_token_id=tokenizer.pad_token_id,
             ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
+            **flags,
             **from_pretrained_kwargs(model_args, family.head),  # dtype, attention kernel, 4/8-bit
             **label_kwargs(data),
         )
@@ -438,8 +451,8 @@ FAMILIES: dict[str, Family] = {
             name="llama",
             title="Llama sequence classifier",
             description="A Llama-architecture decoder used as a sequence classifier: the hidden state of the last "
-            "real (non-padding) token, found from the attention mask, is fed to a bias-free linear "
-            "head (`score`).",
+            "real (non-padding) token, found from the attention mask (or with `--pooling mean` the mean of the "
+            "real tokens' states), is fed to a bias-free linear head (`score`).",
             config_class=TextclsLlamaConfig,
             base_model_class=TextclsLlamaModel,
             classifier_class=LlamaForSequenceClassification,
@@ -473,6 +486,7 @@ FAMILIES: dict[str, Family] = {
             builtin_checkpoints={"smollm2-135m": resources.smollm2_checkpoint},
             default_checkpoint="smollm2-135m",
             head="score",
+            config_flags=("pooling",),
         ),
         Family(
             name="auto",

@@ -1,10 +1,13 @@
-"""A Llama backbone with a sequence-classification head on the last real token.
+"""A Llama backbone with a sequence-classification head on the last real token (or the mean of all).
 
 Differs from `transformers.LlamaForSequenceClassification` in how the last token is found: from the
 `attention_mask` (the rightmost position it marks as real), not from "the rightmost token that is
 not `pad_token_id`". That keeps it right when the pad token is the eos token and a text ends in
 eos, with left padding, and when `config.pad_token_id` is unset (tests/test_llama.py compares
 the two). The `score` head runs on the pooled states only, not on every position.
+
+`pooling="mean"` averages the states of every real token instead (bench/notes.md, "Llama family": frozen
+SmolLM2 states fed to a linear probe reach 0.78 on 20newsgroups mean-pooled, 0.49 at the last token).
 """
 
 import torch
@@ -21,11 +24,16 @@ from .sequence_classification import (
 )
 
 
+POOLINGS = ("last", "mean")
+
+
 @strict
 class TextclsLlamaConfig(LlamaConfig):
     """`LlamaConfig` under its own `model_type` (`llama` belongs to transformers)."""
 
     model_type = "textcls_llama"
+    # "last": the last real token's state, as transformers' class pools; "mean": the mean over real tokens.
+    pooling: str = "last"
     # Checkpoints whose backbone this config can describe: any plain Llama, and our own.
     backbone_model_types = ("llama", "textcls_llama")
 
@@ -48,31 +56,39 @@ class TextclsLlamaConfig(LlamaConfig):
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
         validate_label_config(self)
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"Unknown pooling {self.pooling!r}; choose one of {', '.join(POOLINGS)}.")
         set_auto_map(self, __name__, "TextclsLlamaModel", "LlamaForSequenceClassification")
 
 
-def pool_last_token(
+def real_token_mask(
     hidden_states: torch.Tensor,
     attention_mask: torch.Tensor | None,
     input_ids: torch.Tensor | None,
     pad_token_id: int | None,
 ) -> torch.Tensor:
-    """`[batch, seq_len, hidden] -> [batch, hidden]`: the state of each row's last real token."""
+    """`[batch, seq_len]`, True at the real (non-padding) tokens: the attention mask where there is one."""
     batch_size, seq_len = hidden_states.shape[:2]
-    positions = torch.arange(seq_len, device=hidden_states.device)
     if attention_mask is not None:
-        # The largest masked-in position; works for right, left and no padding.
-        last = (positions * (attention_mask.to(hidden_states.device) != 0)).argmax(-1)
-    elif input_ids is not None and pad_token_id is not None:
-        last = (positions * (input_ids.to(hidden_states.device) != pad_token_id)).argmax(-1)
-    elif batch_size == 1:
-        last = torch.full((1,), seq_len - 1, device=hidden_states.device)
-    else:
-        raise ValueError(
-            "Cannot find the last real token of a batch of several texts without an attention_mask "
-            "(and config.pad_token_id is not set): pass the attention_mask the tokenizer returns."
-        )
-    return hidden_states[torch.arange(batch_size, device=hidden_states.device), last]
+        return attention_mask.to(hidden_states.device) != 0
+    if input_ids is not None and pad_token_id is not None:
+        return input_ids.to(hidden_states.device) != pad_token_id
+    if batch_size == 1:
+        return torch.ones(1, seq_len, dtype=torch.bool, device=hidden_states.device)
+    raise ValueError(
+        "Cannot find the real tokens of a batch of several texts without an attention_mask "
+        "(and config.pad_token_id is not set): pass the attention_mask the tokenizer returns."
+    )
+
+
+def pool_states(hidden_states: torch.Tensor, real: torch.Tensor, pooling: str) -> torch.Tensor:
+    """`[batch, seq_len, hidden] -> [batch, hidden]`: each row's last real token's state, or the mean of its real ones."""
+    if pooling == "mean":
+        weights = real.to(hidden_states.dtype).unsqueeze(-1)  # [batch, seq_len, 1]
+        return (hidden_states * weights).sum(1) / weights.sum(1).clamp(min=1)
+    positions = torch.arange(hidden_states.shape[1], device=hidden_states.device)
+    last = (positions * real).argmax(-1)  # the largest real position: right, left or no padding
+    return hidden_states[torch.arange(hidden_states.shape[0], device=hidden_states.device), last]
 
 
 class TextclsLlamaModel(LlamaModel):
@@ -139,7 +155,9 @@ class LlamaForSequenceClassification(LlamaPreTrainedModel):
             inputs_embeds=inputs_embeds,
             **kwargs,
         )
-        pooled = pool_last_token(outputs.last_hidden_state, attention_mask, input_ids, self.config.pad_token_id)
+        hidden_states = outputs.last_hidden_state
+        real = real_token_mask(hidden_states, attention_mask, input_ids, self.config.pad_token_id)
+        pooled = pool_states(hidden_states, real, self.config.pooling)
         # The head may be float32 over a bfloat16 backbone (textcls.precision): it computes in its own dtype.
         head_dtype = self.score.weight.dtype
         logits = self.score(pooled.to(head_dtype) if head_dtype.is_floating_point else pooled)  # [batch, num_labels]
