@@ -351,6 +351,18 @@ def test_ctrl_c_saves_a_checkpoint_and_the_same_command_resumes(resumable_args, 
     assert final_metrics(tmp_path / "run") == uninterrupted
 
 
+def test_ctrl_c_mid_epoch_does_not_evaluate_a_part_epoch_model(resumable_args, tmp_path):
+    # The defaults evaluate and save each epoch: a stop at step 6 of 10 must not run validation on the way out.
+    args = [*resumable_args, "--eval_strategy", "epoch", "--save_strategy", "epoch", "--output_dir", str(tmp_path / "run")]
+    interrupted = run_with_signal("SIGINT", 6, args, tmp_path)
+    assert interrupted.returncode == 130, interrupted.stderr[-2000:]
+    stopped = int(re.search(r"Training interrupted at step (\d+)", interrupted.stderr).group(1))
+    state = json.loads((tmp_path / "run" / f"checkpoint-{stopped}" / "trainer_state.json").read_text())
+    assert stopped < 10 and state["best_metric"] is None
+    assert not [entry for entry in state["log_history"] if "eval_accuracy" in entry], state["log_history"]
+    assert sorted(path.name for path in (tmp_path / "run").glob("checkpoint-*")) == [f"checkpoint-{stopped}"]
+
+
 def test_final_model_is_moved_into_place_config_last(tmp_path, monkeypatch):
     """A crash while the final model is being moved leaves no config.json: not a loadable model."""
     from conftest import tiny_model

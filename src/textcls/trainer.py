@@ -54,6 +54,15 @@ class SaveOnInterrupt(TrainerCallback):
             control.should_training_stop = True
         return control
 
+    def on_epoch_end(self, args, state, control, **kwargs):
+        # Stopping mid-epoch still ends the epoch, where an `epoch` eval strategy would run a whole validation
+        # pass and record a part-epoch model as a candidate for the best one: the resumed run evaluates at
+        # the real epoch end instead. The checkpoint is already saved (on_step_end).
+        if self.interrupted:
+            control.should_evaluate = False
+            control.should_save = False
+        return control
+
     def on_train_end(self, args, state, control, **kwargs):
         if self.previous_handler is not None and not self.interrupted:
             signal.signal(signal.SIGINT, self.previous_handler)
