@@ -2,6 +2,7 @@
 
     python bench/llama_pooling_probe.py                       # 20newsgroups, first 2,000 train / 500 validation
     python bench/llama_pooling_probe.py --corpus reuters-r8 --threads 1
+    python bench/llama_pooling_probe.py --max_seq_length 512  # do more tokens carry more of the topic?
     python bench/llama_pooling_probe.py --quick               # 40 / 20 examples: exercises the code, measures little
 
 The pretrained backbone (no fine-tuning, no LoRA) reads each text cut to max_seq_length - 1 tokens with the
@@ -118,7 +119,8 @@ def main(argv=None) -> None:
                   train_samples=n_train, validation_samples=n_validation, forward_seconds=round(seconds, 1),
                   scores=scores, machine=machine_info())
     results_file = RESULTS_DIR / f"llama_pooling_probe{'-quick' if args.quick else ''}.json"
-    results = [r for r in load_json(results_file, []) if r["corpus"] != args.corpus]
+    same_run = ("corpus", "model", "max_seq_length")  # one record per corpus, model and text length
+    results = [r for r in load_json(results_file, []) if any(r[k] != record[k] for k in same_run)]
     save_json(results_file, results + [record])
 
 

@@ -67,6 +67,7 @@ def main() -> int:
         "make bench-real-corpora      # python bench/real_corpora.py: class weights, long texts, tuning (hours)",
         "python bench/llama_defaults.py --only movie-snippets   # SmolLM2 + LoRA vs TF-IDF on 2,000 examples",
         "python bench/llama_pooling_probe.py                    # frozen SmolLM2 states, 3 poolings, linear probe (~12 min)",
+        "python bench/llama_pooling_probe.py --max_seq_length 512   # the same probe on 512 tokens (~16 min)",
         "python bench/device_bundle.py                          # parts to carry to a GPU machine; it prints the calls",
         "bash bench/device_setup.sh --deadline_s 450            # there: unpack, install, python3 bench/gpu.py --out $OUT",
         "python bench/report.py                                 # rewrite this file from bench/results/*.json",
