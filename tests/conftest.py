@@ -33,6 +33,18 @@ TINY_CONFIGS = {
 }
 
 
+def error_line(argv, capsys) -> str:
+    """Run the CLI on bad input: exit 2, one `textcls: error:` line (other stderr, e.g. datasets' progress,
+    aside), no traceback; returns the message after the prefix."""
+    from textcls.cli import main as cli_main
+
+    assert cli_main(argv) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("textcls: error: ")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0].removeprefix("textcls: error: ")
+
+
 def tiny_config(family: str, **overrides):
     """A tiny random config of one family; `overrides` win."""
     return textcls.get_family(family).config_class(**{**TINY_CONFIGS[family], **overrides})

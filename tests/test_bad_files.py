@@ -11,8 +11,8 @@ import json
 
 import pytest
 import transformers
+from conftest import error_line
 
-from textcls.cli import main as cli_main
 from textcls.data import load_texts
 
 GOOD_ROWS = "text,label\nnice,pos\nbad,neg\n"
@@ -46,14 +46,6 @@ def bad_files(tmp_path_factory):
     transformers.BertForSequenceClassification(config).save_pretrained(folder / "model")
     (folder / "good.csv").write_text(GOOD_ROWS)
     return folder
-
-
-def error_line(argv, capsys) -> str:
-    assert cli_main(argv) == 2
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("textcls: error: ")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0].removeprefix("textcls: error: ")
 
 
 def same_names(message: str, file_role: str, split: str) -> str:
