@@ -34,6 +34,9 @@ def machine_info() -> dict:
         fields = dict(line.split(":", 1) for line in lscpu.splitlines() if ":" in line)
         info["cpu"] = fields.get("Model name", "").strip()
         info["lscpu"] = {k.strip(): fields[k].strip() for k in ("Architecture", "CPU(s)", "Thread(s) per core") if k in fields}
+        # Whether bf16 runs fast on these cores (speed (g)): AVX2-only machines have neither.
+        bf16 = [flag for flag in fields.get("Flags", "").split() if flag in ("avx512_bf16", "amx_bf16")]
+        info["lscpu"]["bf16 instructions"] = " ".join(bf16) or "none"
     except (OSError, subprocess.CalledProcessError):
         info["cpu"] = platform.processor()
     for name in PACKAGES:

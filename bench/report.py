@@ -66,6 +66,7 @@ def main() -> int:
         "python bench/accuracy.py --levers                      # variants tried for missed targets -> results/levers.json",
         "make bench-real-corpora      # python bench/real_corpora.py: class weights, long texts, tuning (hours)",
         "python bench/llama_defaults.py --only movie-snippets   # SmolLM2 + LoRA vs TF-IDF on 2,000 examples",
+        "python bench/llama_defaults.py --bf16 --grid --only 20newsgroups/lora-epochs-5   # bf16 autocast (2x here)",
         "python bench/llama_pooling_probe.py                    # frozen SmolLM2 states, 3 poolings, linear probe (~12 min)",
         "python bench/llama_pooling_probe.py --max_seq_length 512   # the same probe on 512 tokens (~16 min)",
         "python bench/device_bundle.py                          # parts to carry to a GPU machine; it prints the calls",
@@ -127,6 +128,10 @@ def main() -> int:
             "SmolLM2-135M + LoRA at the Llama family's defaults and TF-IDF + LR, both trained on the same first",
             "2,000 examples of each corpus's training split; target: LoRA's test accuracy >= TF-IDF's.", "",
             llama_defaults_table(llama["records"]) if llama["records"] else "*not run yet*", ""]
+    llama_bf16 = load_json(RESULTS_DIR / "llama_defaults-bf16.json", {"records": []})
+    if llama_bf16["records"]:
+        out += ["The same in bf16 autocast (`python bench/llama_defaults.py --bf16`, `--bf16 --use_cpu` for the recipe):",
+                "", llama_defaults_table(llama_bf16["records"]), ""]
     gpu = load_json(RESULTS_DIR / "gpu.json", {"records": []})
     out += ["## GPU rows of issue 12 (`bench/gpu.py`, set up by `bench/device_bundle.py`)", ""]
     if gpu["records"]:

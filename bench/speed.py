@@ -2,7 +2,7 @@
 
     python bench/speed.py            # full -> bench/results/speed.json
     python bench/speed.py --quick    # CI-sized (tiny random Llama, small subsets) -> bench/results/speed-quick.json
-    python bench/speed.py --only a   # some comparisons: a, b, c, d, e, f
+    python bench/speed.py --only a   # some comparisons: a, b, c, d, e, f, g
 
 (a) training step: our LlamaForSequenceClassification vs transformers', same weights, LoRA, batches
 (b) input pipeline: the recipe's Trainer dataloader (length-grouped, dynamic padding) vs every batch
@@ -13,6 +13,8 @@
     samples/s and epoch time) vs a plain loop, and `textcls predict` vs pipeline as in (c)
 (f) the end of a LoRA run: evaluating SmolLM2 + LoRA at the Llama defaults with the adapters merged into
     the weights (the recipe's final evaluation and test pass) vs peft's unmerged adapters, topic documents
+(g) a LoRA training step of SmolLM2 at the Llama defaults on topic documents: bf16 autocast (`--bf16`)
+    vs float32, same weights and batches (on the CPU: fast only on cores with AVX512-BF16 or AMX)
 
 The machines are noisy (2 shared CPU cores here), so only ratios of interleaved runs are reported:
 A and B alternate (A,B then B,A), the first round of each is a warm-up and is dropped, and each
@@ -49,13 +51,15 @@ from _common import (  # noqa: E402
 )
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-TARGETS = {"a": 1.0, "b": 4.0, "c": 1.5, "d": 0.9, "f": 1.0}
+TARGETS = {"a": 1.0, "b": 4.0, "c": 1.5, "d": 0.9, "f": 1.0, "g": 1.0}
 MINILM_EPOCH_TARGET_S = 240  # issue 10: one epoch of movie-snippets in under 4 minutes
 
 
-def autocast():
-    """bf16 autocast on a GPU; fp32 on the CPU (bf16 matmuls are slow on most CPUs)."""
-    return torch.autocast("cuda", dtype=torch.bfloat16) if DEVICE == "cuda" else contextlib.nullcontext()
+def autocast(bf16: bool | None = None):
+    """bf16 autocast on a GPU; fp32 on the CPU (bf16 matmuls are slow on CPUs without AVX512-BF16), unless
+    `bf16` says which."""
+    bf16 = DEVICE == "cuda" if bf16 is None else bf16
+    return torch.autocast(DEVICE, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
 
 def sync():
@@ -187,10 +191,10 @@ def model_inputs(batch) -> dict:
     return {k: v.to(DEVICE) for k, v in batch.items() if k != "labels"}
 
 
-def train_step(model, optimizer, batch) -> dict:
+def train_step(model, optimizer, batch, bf16: bool | None = None) -> dict:
     """One step (forward, backward, AdamW); returns the samples and real (non-pad) tokens it processed."""
     batch = {k: v.to(DEVICE) for k, v in batch.items()}
-    with autocast():
+    with autocast(bf16):
         loss = model(**batch).loss
     loss.backward()
     optimizer.step()
@@ -527,6 +531,37 @@ def bench_lora_evaluation(quick: bool) -> dict:
                       lora=dict(lora, targets=list(llama.lora_targets)))
 
 
+def bench_bf16_step(quick: bool) -> dict:
+    """(g) Same LoRA model (a copy each), same batches of 20newsgroups training posts at the Llama family's
+    max_seq_length and batch size: a training step under bf16 autocast vs in float32."""
+    from textcls.arguments import ModelArguments
+    from textcls.data import load_builtin_dataset
+    from textcls.families import FAMILIES
+    from textcls.training import apply_lora
+
+    print("(g) LoRA training step: bf16 autocast vs float32", flush=True)
+    llama = FAMILIES["llama"]
+    lora = {k: v for k, v in llama.lora_training_defaults.items() if k.startswith("lora_")}
+    rounds = 3 if quick else 6
+    tokenizer = llama_tokenizer()
+    train = load_builtin_dataset("20newsgroups")["train"]
+    batches = length_grouped_batches(tokenizer, train["text"], train["label"],
+                                     llama.training_defaults["per_device_train_batch_size"], rounds + 1,
+                                     max_length=llama.max_seq_length)
+    torch.manual_seed(0)
+    fp32 = apply_lora(our_llama(quick, num_labels=20), ModelArguments(model_type="llama", use_lora=True, **lora))
+    models = {"bf16 autocast": copy.deepcopy(fp32).to(DEVICE).train(), "float32": fp32.to(DEVICE).train()}
+    optimizers = {name: adamw(model, llama.lora_training_defaults["learning_rate"]) for name, model in models.items()}
+    steps = {name: iter(batches) for name in models}
+    measured = alternate(
+        {name: (lambda name=name: train_step(models[name], optimizers[name], next(steps[name]),
+                                             bf16=name == "bf16 autocast")) for name in models},
+        rounds=rounds,
+    )
+    return comparison("(g) LoRA train step, bf16", "real tokens/s", "bf16 autocast", "float32", measured, "tokens",
+                      TARGETS["g"], batch_size=len(batches[0]["labels"]), max_length=llama.max_seq_length)
+
+
 # ----------------------------------------------------------------------------------------------
 
 
@@ -548,7 +583,7 @@ def table(results: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="CI-sized: tiny random Llama, small subsets")
-    parser.add_argument("--only", default="abcdef", help="which comparisons to run (letters a-f)")
+    parser.add_argument("--only", default="abcdefg", help="which comparisons to run (letters a-g)")
     add_threads_argument(parser)
     args = parser.parse_args(argv)
     apply_threads(args.threads)
@@ -568,6 +603,7 @@ def main(argv: list[str] | None = None) -> int:
         "d": lambda: {family: bench_trainer_vs_loop(family, args.quick) for family in ("textcnn", "dpcnn", "fasttext", "textrnn")},
         "e": lambda: bench_minilm(args.quick),
         "f": lambda: {"lora": bench_lora_evaluation(args.quick)},
+        "g": lambda: {"lora": bench_bf16_step(args.quick)},
     }
     for letter in args.only:
         saved["results"][letter] = jobs[letter]()

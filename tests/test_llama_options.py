@@ -116,6 +116,26 @@ def test_bfloat16_lora_run_saves_float32_adapter_and_bfloat16_merged_model(tiny_
         assert torch.isfinite(model(**tokenizer(["a good film"], return_tensors="pt")).logits).all()
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU path of --bf16")
+def test_bf16_mixed_precision_lora_run_on_the_cpu_keeps_float32_weights(tiny_llama, data_dir, tmp_path):
+    # bench/llama_defaults.py --bf16 runs this way: autocast over float32 weights (2x on AVX512-BF16 cores).
+    output_dir = tmp_path / "bf16-cpu"
+    metrics = run(recipe_args(tiny_llama, data_dir, output_dir, "--use_lora", "--bf16", "true", "--use_cpu", "true"))
+    assert metrics["train_loss"] > 0 and 0 <= metrics["test_accuracy"] <= 1
+    assert set(tensor_dtypes(output_dir / "adapter" / "adapter_model.safetensors").values()) == {"F32"}
+    assert set(tensor_dtypes(output_dir / "model.safetensors").values()) == {"F32"}
+    model = AutoModelForSequenceClassification.from_pretrained(output_dir)
+    with torch.no_grad():
+        logits = model(**AutoTokenizer.from_pretrained(output_dir)(["a good film"], return_tensors="pt")).logits
+    assert logits.dtype == torch.float32 and torch.isfinite(logits).all()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU path of --bf16")
+def test_bf16_on_the_cpu_without_use_cpu_is_one_line_that_names_the_flag(tiny_llama, data_dir, tmp_path, capsys):
+    message = error_line(["train", *recipe_args(tiny_llama, data_dir, tmp_path / "out", "--bf16", "true")], capsys)
+    assert "use_cpu" in message and not (tmp_path / "out").exists()
+
+
 # ----------------------------------------------------------------------------------------------
 # --gradient_checkpointing with LoRA
 

@@ -40,8 +40,9 @@ def resolve_dtype(name: str, frozen_backbone: bool) -> torch.dtype:
     """`--torch_dtype` -> the dtype the backbone's weights are loaded in.
 
     `auto`: bfloat16 on a GPU that has it when the backbone is frozen (LoRA, quantized); float32 on the
-    CPU (no fast bfloat16 on these cores, DESIGN.md) and for full fine-tuning, whose AdamW updates would
-    round away in bfloat16 weights: there, `--bf16` (mixed precision over float32 weights) is the way.
+    CPU (bfloat16 is fast only on cores with AVX512-BF16 or AMX, not on DESIGN.md's AVX2 ones; where it is,
+    `--bf16 --use_cpu` opts in: speed (g) in bench/RESULTS.md) and for full fine-tuning, whose AdamW updates
+    would round away in bfloat16 weights: there, `--bf16` (mixed precision over float32 weights) is the way.
     """
     if name != "auto":
         return TORCH_DTYPES[name]
