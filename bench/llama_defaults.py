@@ -155,7 +155,7 @@ def table(records: list[dict]) -> str:
         history = ", ".join(map(str, default.get("eval_history", []))) if default else ""
         rows.append([corpus, cell(tfidf), cell(by_name.get(PREFIX_TFIDF)), cell(default), history,
                      train_seconds(default) if default else "", met,
-                     f"{best}: {cell(variants[best])}" if best and len(variants) > 1 else ""])
+                     f"{best}: {cell(variants[best])}" if best and (len(variants) > 1 or not default) else ""])
     return markdown_table(["corpus", "TF-IDF+LR test", f"TF-IDF+LR on the first {LLAMA.max_seq_length} tokens, test",
                            "LoRA at the defaults, test", "val accuracy per epoch",
                            "train s", "target (>= TF-IDF)", "best variant on validation"], rows)
