@@ -16,8 +16,8 @@ test (default: all). The Llama runs call `textcls.training.run`, as `textcls tra
 Results: bench/results/llama_defaults.json (after every run; a finished run is skipped on the next call,
 unless it ran at other Llama defaults, another model or other sample counts) and a markdown table in
 bench/results/llama_defaults.md; with --bf16 (`--bf16 true` for the recipe: autocast over float32 weights,
-about 2.6x faster than float32 on CPU cores with AVX512-BF16, bench/notes.md) their -bf16 twins. On 2 shared CPU cores a SmolLM2 run on 2,000 topic documents takes hours
-(256 tokens each, 3 epochs); on a GPU, minutes.
+2.04x float32 on CPU cores with AVX512-BF16, speed (g) in bench/RESULTS.md) their -bf16 twins. On 2 shared
+CPU cores a SmolLM2 run on 2,000 topic documents takes hours (256 tokens each, 3 epochs); on a GPU, minutes.
 """
 
 from __future__ import annotations

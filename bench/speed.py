@@ -163,6 +163,18 @@ def with_lora(model):
     return apply_lora(model, ModelArguments(model_type="llama", use_lora=True))
 
 
+def lora_at_defaults(quick: bool, num_labels: int):
+    """Our Llama (SmolLM2, or the tiny one) with LoRA at the Llama family's defaults (rank, alpha, targets),
+    the same initial adapter weights every time; returns it and those LoRA settings."""
+    from textcls.arguments import ModelArguments
+    from textcls.families import FAMILIES
+    from textcls.training import apply_lora
+
+    lora = {k: v for k, v in FAMILIES["llama"].lora_training_defaults.items() if k.startswith("lora_")}
+    torch.manual_seed(0)
+    return apply_lora(our_llama(quick, num_labels), ModelArguments(model_type="llama", use_lora=True, **lora)), lora
+
+
 def movie_snippets(split: str, limit: int | None = None):
     from textcls.data import load_builtin_dataset
 
@@ -489,23 +501,19 @@ def bench_minilm(quick: bool) -> dict:
 def bench_lora_evaluation(quick: bool) -> dict:
     """(f) Same weights, same batches of 20newsgroups test documents at the Llama family's max_seq_length and
     eval batch size: the LoRA model with its adapters merged in place vs unmerged, forward passes only."""
-    from textcls.arguments import ModelArguments
     from textcls.data import load_builtin_dataset
     from textcls.families import FAMILIES
     from textcls.precision import merge_lora_in_place
-    from textcls.training import apply_lora
 
     print("(f) LoRA evaluation: adapters merged vs unmerged", flush=True)
     llama = FAMILIES["llama"]
-    lora = {k: v for k, v in llama.lora_training_defaults.items() if k.startswith("lora_")}
     batch_size = 8 if quick else llama.training_defaults["per_device_eval_batch_size"]
     rounds = 2 if quick else 3
     tokenizer = llama_tokenizer()
     test = load_builtin_dataset("20newsgroups")["test"]
     batches = length_grouped_batches(tokenizer, test["text"], test["label"], batch_size, rounds + 1,
                                      max_length=llama.max_seq_length)
-    torch.manual_seed(0)
-    unmerged = apply_lora(our_llama(quick, num_labels=20), ModelArguments(model_type="llama", use_lora=True, **lora))
+    unmerged, lora = lora_at_defaults(quick, num_labels=20)
     with torch.no_grad():  # B starts at zero; a trained-looking update makes the logit check below mean something
         for name, parameter in unmerged.named_parameters():
             if "lora_B" in name:
@@ -534,22 +542,18 @@ def bench_lora_evaluation(quick: bool) -> dict:
 def bench_bf16_step(quick: bool) -> dict:
     """(g) Same LoRA model (a copy each), same batches of 20newsgroups training posts at the Llama family's
     max_seq_length and batch size: a training step under bf16 autocast vs in float32."""
-    from textcls.arguments import ModelArguments
     from textcls.data import load_builtin_dataset
     from textcls.families import FAMILIES
-    from textcls.training import apply_lora
 
     print("(g) LoRA training step: bf16 autocast vs float32", flush=True)
     llama = FAMILIES["llama"]
-    lora = {k: v for k, v in llama.lora_training_defaults.items() if k.startswith("lora_")}
     rounds = 3 if quick else 6
     tokenizer = llama_tokenizer()
     train = load_builtin_dataset("20newsgroups")["train"]
     batches = length_grouped_batches(tokenizer, train["text"], train["label"],
                                      llama.training_defaults["per_device_train_batch_size"], rounds + 1,
                                      max_length=llama.max_seq_length)
-    torch.manual_seed(0)
-    fp32 = apply_lora(our_llama(quick, num_labels=20), ModelArguments(model_type="llama", use_lora=True, **lora))
+    fp32, _ = lora_at_defaults(quick, num_labels=20)
     models = {"bf16 autocast": copy.deepcopy(fp32).to(DEVICE).train(), "float32": fp32.to(DEVICE).train()}
     optimizers = {name: adamw(model, llama.lora_training_defaults["learning_rate"]) for name, model in models.items()}
     steps = {name: iter(batches) for name in models}
