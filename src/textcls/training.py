@@ -308,7 +308,7 @@ def train(argv: list[str] | None, held: contextlib.ExitStack,
             dataset_name=data_args.dataset or data_args.train_file,
             problem_type=data.problem_type,
             label_names=data.label_names,
-            training_args=hyperparameters(family, model, model_args, training_args, max_seq_length),
+            training_args=hyperparameters(family, model, model_args, data_args, training_args, max_seq_length),
         ),
     )
 
@@ -360,7 +360,8 @@ def train(argv: list[str] | None, held: contextlib.ExitStack,
 
 
 def hyperparameters(
-    family: Family, model, model_args: ModelArguments, training_args: TrainingArguments, max_seq_length: int
+    family: Family, model, model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments,
+    max_seq_length: int,
 ) -> dict:
     params = dict(
         learning_rate=training_args.learning_rate,
@@ -370,6 +371,9 @@ def hyperparameters(
         per_device_train_batch_size=training_args.per_device_train_batch_size,
         seed=training_args.seed,
         max_seq_length=max_seq_length,
+        long_text=data_args.long_text,
+        # The window overlap tokenize_data recorded in the config (textcls.long_text).
+        chunk_stride=model.config.chunk_stride if data_args.long_text == "chunk" else None,
     )
     if family.word_level:
         params.update(embedding_mode=model_args.embedding_mode, pretrained_embeddings=model_args.pretrained_embeddings)
