@@ -67,6 +67,10 @@ VARIANTS = {
     "pooling-mean": ["--pooling", "mean"],
     # Validation still rose from epoch 2 to 3 on every corpus at the defaults (bench/notes.md).
     "epochs-5": ["--num_train_epochs", "5"],
+    # What the defaults replaced in session 27: the first 256 tokens only; LoRA dropout 0.05.
+    "truncate": ["--long_text", "truncate"],
+    "lora-dropout-0.05": ["--lora_dropout", "0.05"],
+    "max-len-512": ["--max_seq_length", "512", "--long_text", "truncate"],
 }
 
 
@@ -141,21 +145,30 @@ def train_seconds(record: dict) -> str:
     return seconds if "--overwrite_output_dir" in record["argv"] else f"{seconds} (last part: resumed)"
 
 
+def at_current_defaults(record: dict) -> bool:
+    """A recipe record made at the Llama defaults of today (its variant's one change over them)."""
+    return record["identity"].get("defaults") == family_defaults("llama")
+
+
 def table(records: list[dict]) -> str:
+    """One row per corpus; LoRA runs made at earlier Llama defaults are shown as such and judge nothing."""
     rows = []
     for corpus in CORPORA:
         by_name = {r["name"]: r for r in records if r["corpus"] == corpus}
         tfidf, default = by_name.get("tfidf-lr"), by_name.get("lora-defaults")
         if not (tfidf or default):
             continue
-        variants = {n: r for n, r in by_name.items() if n.startswith("lora-")}
+        current = default is not None and at_current_defaults(default)
+        variants = {n: r for n, r in by_name.items() if n.startswith("lora-") and at_current_defaults(r)}
         best = max(variants, key=lambda n: variants[n]["eval_accuracy"]) if variants else None
-        met = "-" if not (tfidf and default) else "met" if default["test_accuracy"] >= tfidf["test_accuracy"] else "MISSED"
+        met = ("-" if not (tfidf and current) else
+               "met" if default["test_accuracy"] >= tfidf["test_accuracy"] else "MISSED")
         cell = lambda r: f"{r['test_accuracy']:.4f} (val {r['eval_accuracy']:.4f})" if r else "not run"  # noqa: E731
         history = ", ".join(map(str, default.get("eval_history", []))) if default else ""
-        rows.append([corpus, cell(tfidf), cell(by_name.get(PREFIX_TFIDF)), cell(default), history,
+        rows.append([corpus, cell(tfidf), cell(by_name.get(PREFIX_TFIDF)),
+                     cell(default) + ("" if current or not default else " at earlier defaults"), history,
                      train_seconds(default) if default else "", met,
-                     f"{best}: {cell(variants[best])}" if best and (len(variants) > 1 or not default) else ""])
+                     f"{best}: {cell(variants[best])}" if best and (len(variants) > 1 or not current) else ""])
     return markdown_table(["corpus", "TF-IDF+LR test", f"TF-IDF+LR on the first {LLAMA.max_seq_length} tokens, test",
                            "LoRA at the defaults, test", "val accuracy per epoch",
                            "train s", "target (>= TF-IDF)", "best variant on validation"], rows)

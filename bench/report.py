@@ -65,8 +65,8 @@ def main() -> int:
         "python bench/accuracy.py --only 20newsgroups/textcnn   # a part of the table (results are merged)",
         "python bench/accuracy.py --levers                      # variants tried for missed targets -> results/levers.json",
         "make bench-real-corpora      # python bench/real_corpora.py: class weights, long texts, tuning (hours)",
-        "python bench/llama_defaults.py --only movie-snippets   # SmolLM2 + LoRA vs TF-IDF on 2,000 examples",
-        "python bench/llama_defaults.py --bf16 --grid --only 20newsgroups/lora-epochs-5   # bf16 autocast (2x here)",
+        "python bench/llama_defaults.py --bf16                  # SmolLM2 + LoRA vs TF-IDF on 2,000 examples, bf16 (~3 h)",
+        "python bench/llama_defaults.py --bf16 --grid --only 20newsgroups/lora-truncate   # a one-change variant",
         "python bench/llama_pooling_probe.py                    # frozen SmolLM2 states, 3 poolings, linear probe (~12 min)",
         "python bench/llama_pooling_probe.py --max_seq_length 512   # the same probe on 512 tokens (~16 min)",
         "python bench/device_bundle.py                          # parts to carry to a GPU machine; it prints the calls",
@@ -127,11 +127,12 @@ def main() -> int:
     out += ["## Llama defaults on 2,000 training examples (`python bench/llama_defaults.py`)", "",
             "SmolLM2-135M + LoRA at the Llama family's defaults and TF-IDF + LR, both trained on the same first",
             "2,000 examples of each corpus's training split; target: LoRA's test accuracy >= TF-IDF's.", "",
-            llama_defaults_table(llama["records"]) if llama["records"] else "*not run yet*", ""]
+            "In bf16 autocast (`python bench/llama_defaults.py --bf16`, `--bf16 --use_cpu` for the recipe):", ""]
     llama_bf16 = load_json(RESULTS_DIR / "llama_defaults-bf16.json", {"records": []})
-    if llama_bf16["records"]:
-        out += ["The same in bf16 autocast (`python bench/llama_defaults.py --bf16`, `--bf16 --use_cpu` for the recipe):",
-                "", llama_defaults_table(llama_bf16["records"]), ""]
+    out += [llama_defaults_table(llama_bf16["records"]) if llama_bf16["records"] else "*not run yet*", ""]
+    if llama["records"]:
+        out += ["In float32 (`python bench/llama_defaults.py`; rows at earlier defaults judge nothing):", "",
+                llama_defaults_table(llama["records"]), ""]
     gpu = load_json(RESULTS_DIR / "gpu.json", {"records": []})
     out += ["## GPU rows of issue 12 (`bench/gpu.py`, set up by `bench/device_bundle.py`)", ""]
     if gpu["records"]:

@@ -2,7 +2,7 @@
 
     python bench/speed.py            # full -> bench/results/speed.json
     python bench/speed.py --quick    # CI-sized (tiny random Llama, small subsets) -> bench/results/speed-quick.json
-    python bench/speed.py --only a   # some comparisons: a, b, c, d, e, f, g
+    python bench/speed.py --only a   # some comparisons: a, b, c, d, e, f, g, h
 
 (a) training step: our LlamaForSequenceClassification vs transformers', same weights, LoRA, batches
 (b) input pipeline: the recipe's Trainer dataloader (length-grouped, dynamic padding) vs every batch
@@ -15,6 +15,8 @@
     the weights (the recipe's final evaluation and test pass) vs peft's unmerged adapters, topic documents
 (g) a LoRA training step of SmolLM2 at the Llama defaults on topic documents: bf16 autocast (`--bf16`)
     vs float32, same weights and batches (on the CPU: fast only on cores with AVX512-BF16 or AMX)
+(h) the same step without dropout on the LoRA adapters' input (the Llama default) vs with 0.05 (the
+    earlier default), same weights and batches
 
 The machines are noisy (2 shared CPU cores here), so only ratios of interleaved runs are reported:
 A and B alternate (A,B then B,A), the first round of each is a warm-up and is dropped, and each
@@ -51,7 +53,7 @@ from _common import (  # noqa: E402
 )
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-TARGETS = {"a": 1.0, "b": 4.0, "c": 1.5, "d": 0.9, "f": 1.0, "g": 1.0}
+TARGETS = {"a": 1.0, "b": 4.0, "c": 1.5, "d": 0.9, "f": 1.0, "g": 1.0, "h": 1.0}
 MINILM_EPOCH_TARGET_S = 240  # issue 10: one epoch of movie-snippets in under 4 minutes
 
 
@@ -163,14 +165,14 @@ def with_lora(model):
     return apply_lora(model, ModelArguments(model_type="llama", use_lora=True))
 
 
-def lora_at_defaults(quick: bool, num_labels: int):
-    """Our Llama (SmolLM2, or the tiny one) with LoRA at the Llama family's defaults (rank, alpha, targets),
-    the same initial adapter weights every time; returns it and those LoRA settings."""
+def lora_at_defaults(quick: bool, num_labels: int, **changes):
+    """Our Llama (SmolLM2, or the tiny one) with LoRA at the Llama family's defaults (rank, alpha, dropout,
+    targets) but for `changes`, the same initial adapter weights every time; returns it and those LoRA settings."""
     from textcls.arguments import ModelArguments
     from textcls.families import FAMILIES
     from textcls.training import apply_lora
 
-    lora = {k: v for k, v in FAMILIES["llama"].lora_training_defaults.items() if k.startswith("lora_")}
+    lora = {k: v for k, v in FAMILIES["llama"].lora_training_defaults.items() if k.startswith("lora_")} | changes
     torch.manual_seed(0)
     return apply_lora(our_llama(quick, num_labels), ModelArguments(model_type="llama", use_lora=True, **lora)), lora
 
@@ -539,13 +541,14 @@ def bench_lora_evaluation(quick: bool) -> dict:
                       lora=dict(lora, targets=list(llama.lora_targets)))
 
 
-def bench_bf16_step(quick: bool) -> dict:
-    """(g) Same LoRA model (a copy each), same batches of 20newsgroups training posts at the Llama family's
-    max_seq_length and batch size: a training step under bf16 autocast vs in float32."""
+def lora_step_comparison(label: str, quick: bool, target: float, variants: dict[str, tuple[dict, bool | None]]) -> dict:
+    """Training steps of SmolLM2 + LoRA, one model per variant (LoRA settings over the Llama defaults, and
+    bf16 autocast or not), the same initial weights and the same batches of 20newsgroups training posts at
+    the Llama family's max_seq_length and batch size; the first variant is A, the second B."""
     from textcls.data import load_builtin_dataset
     from textcls.families import FAMILIES
 
-    print("(g) LoRA training step: bf16 autocast vs float32", flush=True)
+    print(label, flush=True)
     llama = FAMILIES["llama"]
     rounds = 3 if quick else 6
     tokenizer = llama_tokenizer()
@@ -553,17 +556,32 @@ def bench_bf16_step(quick: bool) -> dict:
     batches = length_grouped_batches(tokenizer, train["text"], train["label"],
                                      llama.training_defaults["per_device_train_batch_size"], rounds + 1,
                                      max_length=llama.max_seq_length)
-    fp32, _ = lora_at_defaults(quick, num_labels=20)
-    models = {"bf16 autocast": copy.deepcopy(fp32).to(DEVICE).train(), "float32": fp32.to(DEVICE).train()}
+    models = {name: lora_at_defaults(quick, num_labels=20, **lora)[0].to(DEVICE).train()
+              for name, (lora, _) in variants.items()}
     optimizers = {name: adamw(model, llama.lora_training_defaults["learning_rate"]) for name, model in models.items()}
     steps = {name: iter(batches) for name in models}
     measured = alternate(
-        {name: (lambda name=name: train_step(models[name], optimizers[name], next(steps[name]),
-                                             bf16=name == "bf16 autocast")) for name in models},
+        {name: (lambda name=name: train_step(models[name], optimizers[name], next(steps[name]), bf16=variants[name][1]))
+         for name in models},
         rounds=rounds,
     )
-    return comparison("(g) LoRA train step, bf16", "real tokens/s", "bf16 autocast", "float32", measured, "tokens",
-                      TARGETS["g"], batch_size=len(batches[0]["labels"]), max_length=llama.max_seq_length)
+    a_name, b_name = variants
+    return comparison(label, "real tokens/s", a_name, b_name, measured, "tokens", target,
+                      batch_size=len(batches[0]["labels"]), max_length=llama.max_seq_length)
+
+
+def bench_bf16_step(quick: bool) -> dict:
+    """(g) A LoRA training step under bf16 autocast vs in float32."""
+    return lora_step_comparison("(g) LoRA train step, bf16", quick, TARGETS["g"],
+                                {"bf16 autocast": ({}, True), "float32": ({}, False)})
+
+
+def bench_lora_dropout_step(quick: bool) -> dict:
+    """(h) A LoRA training step without dropout on the adapters' input (the Llama default) vs with the
+    earlier default's 0.05, in the precision a plain run uses here (float32 on the CPU)."""
+    return lora_step_comparison("(h) LoRA train step, lora_dropout 0", quick, TARGETS["h"],
+                                {"lora_dropout 0": (dict(lora_dropout=0.0), None),
+                                 "lora_dropout 0.05": (dict(lora_dropout=0.05), None)})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -587,7 +605,7 @@ def table(results: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="CI-sized: tiny random Llama, small subsets")
-    parser.add_argument("--only", default="abcdefg", help="which comparisons to run (letters a-g)")
+    parser.add_argument("--only", default="abcdefgh", help="which comparisons to run (letters a-h)")
     add_threads_argument(parser)
     args = parser.parse_args(argv)
     apply_threads(args.threads)
@@ -608,6 +626,7 @@ def main(argv: list[str] | None = None) -> int:
         "e": lambda: bench_minilm(args.quick),
         "f": lambda: {"lora": bench_lora_evaluation(args.quick)},
         "g": lambda: {"lora": bench_bf16_step(args.quick)},
+        "h": lambda: {"lora": bench_lora_dropout_step(args.quick)},
     }
     for letter in args.only:
         saved["results"][letter] = jobs[letter]()
