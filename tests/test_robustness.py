@@ -190,6 +190,8 @@ TRAIN_CASES = {
                                       "changed. Pass --overwrite_output_dir to start again, or choose another --output_dir"),
     "resume after a model flag changed": (["--train_file", "{d}/good.csv", "--output_dir", "{d}/unfinished",
                                            "--embedding_dim", "32"], "--embedding_dim was 16, now 32"),
+    "resume after --long_text changed": (["--train_file", "{d}/good.csv", "--output_dir", "{d}/unfinished",
+                                          "--long_text", "chunk"], "--long_text was truncate, now chunk"),
 }
 OTHER_CASES = {
     "predict: no config": (["predict", "--model", "{d}/no_config", "{d}/texts.txt"], "has no config.json"),

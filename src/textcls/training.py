@@ -288,7 +288,7 @@ def train(argv: list[str] | None, held: contextlib.ExitStack,
         inputs = [data_args.train_file, data_args.validation_file, data_args.test_file, data_args.dataset,
                   model_args.model_name_or_path]
         last_checkpoint = claim_output_dir(output_dir, run_args.overwrite_output_dir,
-                                           run_fingerprint(model_args, data, max_seq_length), inputs, held,
+                                           run_fingerprint(model_args, data_args, data, max_seq_length), inputs, held,
                                            is_main=training_args.should_save)
 
     with training_args.main_process_first(desc="tokenizing"):
