@@ -321,6 +321,16 @@ def test_llama_lora_defaults_show_in_help(capsys):
         assert f"(default: {default})" in section, (flag, section)
 
 
+@pytest.mark.parametrize("argv, long_text, lora_dropout", [
+    (["--model_type", "llama", "--use_lora"], "chunk", 0.0),
+    (["--model_type", "llama"], "truncate", 0.05),  # a full fine-tune keeps the common defaults
+    (["--model_type", "textcnn", "--use_lora"], "truncate", 0.05),  # so does every other family
+])
+def test_windows_and_no_adapter_dropout_are_the_llama_lora_defaults_only(argv, long_text, lora_dropout, tmp_path):
+    model_args, data_args, _, _ = parse_args([*argv, "--dataset", "movie-snippets", "--output_dir", str(tmp_path)])
+    assert (data_args.long_text, model_args.lora_dropout) == (long_text, lora_dropout)
+
+
 def test_llama_lora_defaults_show_in_the_model_card(tiny_llama, data_dir, tmp_path):
     output_dir = tmp_path / "defaults"
     run(recipe_args(tiny_llama, data_dir, output_dir, "--use_lora"))
