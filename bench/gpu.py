@@ -169,26 +169,38 @@ def estimate_s(run: dict, done: list[dict], sizes: dict[str, dict]) -> float | N
     if not basis:
         return None
     batch = FAMILIES["llama"].training_defaults["per_device_train_batch_size"]
-    steps = lambda corpus, epochs: math.ceil(sizes[corpus]["rows"] / batch) * epochs  # noqa: E731
-    per_step = sum(r["wall_s"] for r in basis) / sum(steps(r["corpus"], r["epochs"]) for r in basis)
-    per_token = sum(r["wall_s"] for r in basis) / sum(sizes[r["corpus"]]["tokens"] * r["epochs"] for r in basis)
+    size = lambda r: sizes[r["corpus"]][long_text_of(r["mode"])]  # noqa: E731
+    steps = lambda r, epochs: math.ceil(size(r)["rows"] / batch) * epochs  # noqa: E731
+    per_step = sum(r["wall_s"] for r in basis) / sum(steps(r, r["epochs"]) for r in basis)
+    per_token = sum(r["wall_s"] for r in basis) / sum(size(r)["tokens"] * r["epochs"] for r in basis)
     epochs = basis[-1]["epochs"]
-    return SAFETY * factor * max(per_step * steps(run["corpus"], epochs), per_token * sizes[run["corpus"]]["tokens"] * epochs)
+    return SAFETY * factor * max(per_step * steps(run, epochs), per_token * size(run)["tokens"] * epochs)
+
+
+def long_text_of(mode: str) -> str:
+    """How a run of this mode reads long texts at the Llama defaults (LoRA: in windows; full: truncated)."""
+    defaults = FAMILIES["llama"].lora_training_defaults if mode == "lora" else {}
+    return defaults.get("long_text", "truncate")
 
 
 def corpus_sizes(model: str, quick: bool) -> dict[str, dict]:
-    """Rows and real tokens of each training split, truncated as the recipe does (for estimates before a run)."""
+    """Training examples and real tokens of each training split, per way of reading long texts, as the
+    recipe makes them (truncated: one row per text; chunk: one row per window), for estimates before a run."""
     from transformers import AutoTokenizer
 
     from textcls.data import load_builtin_dataset
+    from textcls.long_text import encode_windows, window_stride
 
     tokenizer = AutoTokenizer.from_pretrained(model)
     limit, max_length = (QUICK_ROWS, QUICK_LENGTH) if quick else (None, FAMILIES["llama"].max_seq_length)
+    stride = window_stride(tokenizer, max_length, None)
     sizes = {}
     for corpus in CORPORA:
         texts = list(load_builtin_dataset(corpus)["train"]["text"][:limit])
-        ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
-        sizes[corpus] = dict(rows=len(texts), tokens=sum(map(len, ids)))
+        truncated = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+        windows = encode_windows(tokenizer, texts, max_length, stride)[0]["input_ids"]
+        sizes[corpus] = {mode: dict(rows=len(ids), tokens=sum(map(len, ids)))
+                         for mode, ids in (("truncate", truncated), ("chunk", windows))}
     return sizes
 
 

@@ -16,8 +16,8 @@ test (default: all). The Llama runs call `textcls.training.run`, as `textcls tra
 Results: bench/results/llama_defaults.json (after every run; a finished run is skipped on the next call,
 unless it ran at other Llama defaults, another model or other sample counts) and a markdown table in
 bench/results/llama_defaults.md; with --bf16 (`--bf16 true` for the recipe: autocast over float32 weights,
-2.04x float32 on CPU cores with AVX512-BF16, speed (g) in bench/RESULTS.md) their -bf16 twins. On 2 shared
-CPU cores a SmolLM2 run on 2,000 topic documents takes hours (256 tokens each, 3 epochs); on a GPU, minutes.
+1.9-2x float32 on CPU cores with AVX512-BF16, speed (g) in bench/RESULTS.md) their -bf16 twins. On 2 shared
+CPU cores a SmolLM2 run on 2,000 topic documents takes hours (windows of 256 tokens, 3 epochs); on a GPU, minutes.
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ VARIANTS = {
     # What the defaults replaced in session 27: the first 256 tokens only; LoRA dropout 0.05.
     "truncate": ["--long_text", "truncate"],
     "lora-dropout-0.05": ["--lora_dropout", "0.05"],
+    # Two changes on purpose: more of each text in one view instead of windows.
     "max-len-512": ["--max_seq_length", "512", "--long_text", "truncate"],
 }
 
@@ -114,7 +115,8 @@ def plan(args) -> list[dict]:
     for corpus in CORPORA:
         tfidf = dict(corpus=corpus, quick=args.quick, limits={k: v for k, v in limits.items() if v})
         runs.append(dict(tfidf, name="tfidf-lr"))
-        # What the token cut alone costs: TF-IDF+LR given only the text the Llama reads.
+        # What the token cut alone costs: TF-IDF+LR given only the first window's text (all the Llama read
+        # before the defaults took windows; with them it reads every window).
         runs.append(dict(tfidf, name=PREFIX_TFIDF,
                          prefix_tokens=("llama", args.model_name_or_path, LLAMA.max_seq_length)))
         for name, change in VARIANTS.items():

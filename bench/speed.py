@@ -157,7 +157,8 @@ def transformers_twin(ours):
 
 
 def with_lora(model):
-    """The recipe's LoRA (r 8 on q_proj, v_proj; SEQ_CLS), with the same initial adapter weights every time."""
+    """LoRA as ModelArguments builds it for llama without the family's LoRA training defaults (rank 8, every
+    linear projection, dropout 0.05; SEQ_CLS), with the same initial adapter weights every time."""
     from textcls.arguments import ModelArguments
     from textcls.training import apply_lora
 
