@@ -19,6 +19,7 @@ from transformers import (
     AutoTokenizer,
     LlamaConfig,
     LlamaForCausalLM,
+    pipeline,
 )
 
 import textcls
@@ -386,3 +387,31 @@ def test_bad_pooling_for_llama_is_one_line_before_the_checkpoint_is_read(data_di
     message = error_line(["train", *recipe_args(not_a_checkpoint, data_dir, output_dir, "--pooling", "max")], capsys)
     assert message == "Invalid llama settings: Unknown pooling 'max'; choose one of last, mean."
     assert not output_dir.exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# --prompt_suffix (unit tests: tests/test_prompt_suffix.py)
+
+
+def test_a_trained_llama_ends_inputs_with_the_suffix_in_autotokenizer_pipeline_and_card(tiny_llama, data_dir, tmp_path):
+    out = tmp_path / "run"
+    assert cli_main(["train", *recipe_args(tiny_llama, data_dir, out, "--prompt_suffix", "the film was")]) == 0
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    plain = textcls.train_word_tokenizer([(data_dir / "train.csv").read_text()])  # the checkpoint's words, no suffix
+    suffix = plain("the film was", add_special_tokens=False)["input_ids"]
+    assert tokenizer("good plot")["input_ids"] == plain("good plot")["input_ids"] + suffix
+    assert pipeline("text-classification", model=str(out)).tokenizer("good plot")["input_ids"][-len(suffix):] == suffix
+    assert "'the film was'" in (out / "README.md").read_text()  # the card's hyperparameters
+
+
+def test_the_suffix_on_a_word_level_family_is_one_clear_error(capsys, data_dir, tmp_path):
+    message = error_line(["train", "--model_type", "textcnn", "--train_file", str(data_dir / "train.csv"),
+                          "--prompt_suffix", "topic:", "--output_dir", str(tmp_path / "run")], capsys)
+    assert message == "--prompt_suffix applies to llama (a decoder that pools its last token), not textcnn."
+
+
+def test_a_suffix_longer_than_the_window_is_one_clear_error_from_the_cli(capsys, tiny_llama, data_dir, tmp_path):
+    message = error_line(["train", *recipe_args(tiny_llama, data_dir, tmp_path / "run", "--prompt_suffix",
+                                                "the film was a story", "--max_seq_length", "5")], capsys)
+    assert message.startswith("--prompt_suffix is 5 tokens, which leaves no room for the text in --max_seq_length 5")
+    assert not (tmp_path / "run" / "model.safetensors").exists()

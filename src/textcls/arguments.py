@@ -105,6 +105,13 @@ class ModelArguments:
     cell: str | None = field(default=None, metadata={"help": "textrnn: lstm (default) or gru."})
     num_layers: int | None = field(default=None, metadata={"help": "textrnn: stacked recurrent layers (default 1)."})
     pooling: str | None = field(default=None, metadata={"help": "textrnn: last (default), max or attention; llama: last (default) or mean."})
+    prompt_suffix: str | None = field(
+        default=None,
+        metadata={
+            "help": "llama: words that end every input (each window), kept in the saved tokenizer, so the pooled last "
+            "token reads the text as a prompt for its class; '' for none. Newlines from a shell: $'\\n\\nTopic:'."
+        },
+    )
     tokenizer_level: str = field(
         default="word", metadata={"help": "Word-level families: word (default) or char tokens."}
     )
@@ -167,6 +174,10 @@ class ModelArguments:
             )
         if self.model_type in FAMILIES:  # an unknown one is reported by parse_args
             check_options(self, pretrained_family=FAMILIES[self.model_type].pretrained)
+            if self.prompt_suffix and not FAMILIES[self.model_type].takes_prompt_suffix:
+                raise TextclsError(
+                    f"--prompt_suffix applies to llama (a decoder that pools its last token), not {self.model_type}."
+                )
         parse_class_weight(self.class_weight)
         check_threshold(self.multi_label_threshold)
 

@@ -54,6 +54,7 @@ from .models import (
     TextRNNModel,
 )
 from .precision import from_pretrained_kwargs
+from .prompt_suffix import set_prompt_suffix
 from .tokenization import train_word_tokenizer
 
 if TYPE_CHECKING:
@@ -144,6 +145,11 @@ class Family:
     def pretrained(self) -> bool:
         """Built from a pretrained checkpoint (`--model_name_or_path` names the base model)."""
         return not self.word_level
+
+    @property
+    def takes_prompt_suffix(self) -> bool:
+        """A decoder pooling its last token (Llama): `--prompt_suffix` ends every input (textcls.prompt_suffix)."""
+        return self.build is build_pretrained
 
     def describes_backbone(self, model_type: str) -> bool:
         """Whether this family's classes load a checkpoint of that `model_type` (our Llama: any Llama)."""
@@ -278,6 +284,8 @@ def build_pretrained(family: Family, model_args, data: TextClassificationData, m
             **from_pretrained_kwargs(model_args, family.head),  # dtype, attention kernel, 4/8-bit
             **label_kwargs(data),
         )
+    if model_args.prompt_suffix is not None:  # a textcls checkpoint's own suffix is replaced
+        set_prompt_suffix(tokenizer, model_args.prompt_suffix, max_seq_length)
     return tokenizer, model
 
 

@@ -382,6 +382,7 @@ def hyperparameters(
             torch_dtype=str(resolve_dtype(model_args.torch_dtype, model_args.use_lora)).removeprefix("torch."),
             quantization="4-bit NF4" if model_args.load_in_4bit else "8-bit" if model_args.load_in_8bit else None,
             gradient_checkpointing=training_args.gradient_checkpointing or None,
+            prompt_suffix=repr(model_args.prompt_suffix) if model_args.prompt_suffix else None,
         )
     if model_args.class_weight != ["none"]:
         params.update(class_weight=" ".join(model_args.class_weight))
