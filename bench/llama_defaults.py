@@ -74,7 +74,7 @@ VARIANTS = {
     "truncate": ["--long_text", "truncate"],
     "lora-dropout-0.05": ["--lora_dropout", "0.05"],
     # Every input (window) ends with a prompt, so the pooled last token is where the next word would name the class:
-    # a frozen SmolLM2's last state goes from 0.49 to 0.77 in a linear probe on 20newsgroups (bench/notes.md).
+    # a frozen SmolLM2's last state goes from 0.49 to 0.76 in a linear probe on 20newsgroups (bench/notes.md).
     "prompt-suffix": ["--prompt_suffix", "\n\nThis text is about"],
     # Two changes on purpose: more of each text in one view instead of windows.
     "max-len-512": ["--max_seq_length", "512", "--long_text", "truncate"],
