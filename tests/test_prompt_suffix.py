@@ -74,6 +74,13 @@ def test_the_suffix_survives_save_and_autotokenizer(tmp_path):
     assert reloaded("a b")["input_ids"][-4:] == ids("this", "text", "is", "about")
 
 
+def test_the_room_check_counts_the_new_suffix_not_the_one_it_replaces():
+    tokenizer = word_tokenizer(BOS_TEMPLATE)
+    set_prompt_suffix(tokenizer, "this text is", max_length=5)  # <s> + 3 suffix tokens: one left for text
+    set_prompt_suffix(tokenizer, "is about topic", max_length=5)
+    assert tokenizer("a b", truncation=True, max_length=5)["input_ids"] == ids("<s>", "a", "is", "about", "topic")
+
+
 def test_a_suffix_that_fills_the_window_is_one_clear_error():
     tokenizer = word_tokenizer(BOS_TEMPLATE)
     with pytest.raises(TextclsError, match=r"--prompt_suffix is 4 tokens, which leaves no room for the text in "
