@@ -397,7 +397,7 @@ def test_a_trained_llama_ends_inputs_with_the_suffix_in_autotokenizer_pipeline_a
     out = tmp_path / "run"
     assert cli_main(["train", *recipe_args(tiny_llama, data_dir, out, "--prompt_suffix", "the film was")]) == 0
     tokenizer = AutoTokenizer.from_pretrained(out)
-    plain = textcls.train_word_tokenizer([(data_dir / "train.csv").read_text()])  # the checkpoint's words, no suffix
+    plain = AutoTokenizer.from_pretrained(tiny_llama)  # the base checkpoint's, no suffix
     suffix = plain("the film was", add_special_tokens=False)["input_ids"]
     assert tokenizer("good plot")["input_ids"] == plain("good plot")["input_ids"] + suffix
     assert pipeline("text-classification", model=str(out)).tokenizer("good plot")["input_ids"][-len(suffix):] == suffix

@@ -83,6 +83,13 @@ def test_the_room_check_counts_the_new_suffix_not_the_one_it_replaces():
 
 def test_a_suffix_that_fills_the_window_is_one_clear_error():
     tokenizer = word_tokenizer(BOS_TEMPLATE)
-    with pytest.raises(TextclsError, match=r"--prompt_suffix is 4 tokens, which leaves no room for the text in "
-                                           r"--max_seq_length 5: shorten the suffix or raise --max_seq_length\."):
+    with pytest.raises(TextclsError, match=r"--prompt_suffix is 4 tokens \(and the tokenizer adds 1 of its own\), which "
+                                           r"leaves no room for the text in --max_seq_length 5: shorten the suffix or "
+                                           r"raise --max_seq_length\."):
         set_prompt_suffix(tokenizer, "this text is about", max_length=5)
+    assert tokenizer("a")["input_ids"] == ids("<s>", "a")  # unchanged
+
+
+def test_a_suffix_of_no_tokens_is_one_clear_error():
+    with pytest.raises(TextclsError, match=r"--prompt_suffix '  ' is no tokens for this tokenizer: give words, or '' for none\."):
+        set_prompt_suffix(word_tokenizer(), "  ", max_length=16)

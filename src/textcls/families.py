@@ -275,6 +275,9 @@ def build_pretrained(family: Family, model_args, data: TextClassificationData, m
         if tokenizer.pad_token is None:
             # Decoder tokenizers often have no pad token; pooling uses the attention mask, so eos is safe here.
             tokenizer.pad_token = tokenizer.eos_token
+    if model_args.prompt_suffix is not None:  # before the (large) weights; a textcls checkpoint's own is replaced
+        set_prompt_suffix(tokenizer, model_args.prompt_suffix, max_seq_length)
+    with checkpoint_errors(path, model_args.gguf_file):
         model = family.classifier_class.from_pretrained(
             path,
             gguf_file=model_args.gguf_file,
@@ -284,8 +287,6 @@ def build_pretrained(family: Family, model_args, data: TextClassificationData, m
             **from_pretrained_kwargs(model_args, family.head),  # dtype, attention kernel, 4/8-bit
             **label_kwargs(data),
         )
-    if model_args.prompt_suffix is not None:  # a textcls checkpoint's own suffix is replaced
-        set_prompt_suffix(tokenizer, model_args.prompt_suffix, max_seq_length)
     return tokenizer, model
 
 

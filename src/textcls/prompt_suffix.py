@@ -46,6 +46,8 @@ def set_prompt_suffix(tokenizer: PreTrainedTokenizerBase, suffix: str, max_lengt
             f"--prompt_suffix needs a fast tokenizer (tokenizer.json); {type(tokenizer).__name__} is a slow one."
         )
     ids = tokenizer(suffix, add_special_tokens=False)["input_ids"] if suffix else []
+    if suffix and not ids:
+        raise TextclsError(f"--prompt_suffix {suffix!r} is no tokens for this tokenizer: give words, or '' for none.")
     state = json.loads(tokenizer.backend_tokenizer.to_str())
     post_processor = state["post_processor"]
     template = _template_of(post_processor)
@@ -70,10 +72,13 @@ def set_prompt_suffix(tokenizer: PreTrainedTokenizerBase, suffix: str, max_lengt
     if ids:
         tokens = tokenizer.convert_ids_to_tokens(ids)
         template["special_tokens"][SUFFIX_PIECE] = dict(id=SUFFIX_PIECE, ids=ids, tokens=tokens)
+    # The whole tokenizer is parsed to build the processor (tokenizers has no other way from JSON): seconds at most.
     post_processor = Tokenizer.from_str(json.dumps(state)).post_processor
-    if post_processor.num_special_tokens_to_add(False) >= max_length:
+    added = post_processor.num_special_tokens_to_add(False)
+    if added >= max_length:
+        own = f" (and the tokenizer adds {added - len(ids)} of its own)" if added > len(ids) else ""
         raise TextclsError(
-            f"--prompt_suffix is {len(ids)} tokens, which leaves no room for the text in --max_seq_length "
+            f"--prompt_suffix is {len(ids)} tokens{own}, which leaves no room for the text in --max_seq_length "
             f"{max_length}: shorten the suffix or raise --max_seq_length."
         )
     tokenizer.backend_tokenizer.post_processor = post_processor
