@@ -402,6 +402,11 @@ def test_a_trained_llama_ends_inputs_with_the_suffix_in_autotokenizer_pipeline_a
     assert tokenizer("good plot")["input_ids"] == plain("good plot")["input_ids"] + suffix
     assert pipeline("text-classification", model=str(out)).tokenizer("good plot")["input_ids"][-len(suffix):] == suffix
     assert "'the film was'" in (out / "README.md").read_text()  # the card's hyperparameters
+    # Continued without the flag, the checkpoint keeps its suffix, and the card still says so.
+    again = tmp_path / "again"
+    assert cli_main(["train", *recipe_args(out, data_dir, again)]) == 0
+    assert AutoTokenizer.from_pretrained(again)("good plot")["input_ids"] == tokenizer("good plot")["input_ids"]
+    assert "'the film was'" in (again / "README.md").read_text()
 
 
 def test_the_suffix_on_a_word_level_family_is_one_clear_error(capsys, data_dir, tmp_path):

@@ -8,7 +8,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from textcls.errors import TextclsError
-from textcls.prompt_suffix import SUFFIX_PIECE, set_prompt_suffix
+from textcls.prompt_suffix import SUFFIX_PIECE, prompt_suffix_of, set_prompt_suffix
 
 WORDS = ["[PAD]", "[UNK]", "<s>", "this", "text", "is", "about", "a", "b", "c", "d", "e", "f", "g", "topic"]
 
@@ -70,6 +70,7 @@ def test_the_suffix_survives_save_and_autotokenizer(tmp_path):
     set_prompt_suffix(tokenizer, "this text is about", max_length=16)
     tokenizer.save_pretrained(tmp_path)
     reloaded = AutoTokenizer.from_pretrained(tmp_path)
+    assert prompt_suffix_of(reloaded) == "this text is about" and prompt_suffix_of(word_tokenizer(BOS_TEMPLATE)) == ""
     assert reloaded(["a b", "c"])["input_ids"] == tokenizer(["a b", "c"])["input_ids"]
     assert reloaded("a b")["input_ids"][-4:] == ids("this", "text", "is", "about")
 

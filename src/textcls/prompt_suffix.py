@@ -83,3 +83,11 @@ def set_prompt_suffix(tokenizer: PreTrainedTokenizerBase, suffix: str, max_lengt
         )
     tokenizer.backend_tokenizer.post_processor = post_processor
 
+
+def prompt_suffix_of(tokenizer: PreTrainedTokenizerBase) -> str:
+    """The suffix that ends the tokenizer's inputs ("" if none), as text."""
+    if not tokenizer.is_fast:
+        return ""
+    template = _template_of(json.loads(tokenizer.backend_tokenizer.to_str())["post_processor"])
+    piece = template["special_tokens"].get(SUFFIX_PIECE) if template else None
+    return tokenizer.decode(piece["ids"]) if piece else ""

@@ -64,6 +64,7 @@ from .precision import (
     prepare_for_lora,
     resolve_dtype,
 )
+from .prompt_suffix import prompt_suffix_of
 from .reporting import format_metrics_table, save_confusion_matrix
 from .run_folder import check_output_dir, claim_output_dir, run_fingerprint
 from .thresholds import logit_thresholds, thresholds_for_run
@@ -308,7 +309,7 @@ def train(argv: list[str] | None, held: contextlib.ExitStack,
             dataset_name=data_args.dataset or data_args.train_file,
             problem_type=data.problem_type,
             label_names=data.label_names,
-            training_args=hyperparameters(family, model, model_args, data_args, training_args, max_seq_length),
+            training_args=hyperparameters(family, model, tokenizer, model_args, data_args, training_args, max_seq_length),
         ),
     )
 
@@ -360,8 +361,8 @@ def train(argv: list[str] | None, held: contextlib.ExitStack,
 
 
 def hyperparameters(
-    family: Family, model, model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments,
-    max_seq_length: int,
+    family: Family, model, tokenizer, model_args: ModelArguments, data_args: DataArguments,
+    training_args: TrainingArguments, max_seq_length: int,
 ) -> dict:
     params = dict(
         learning_rate=training_args.learning_rate,
@@ -382,7 +383,8 @@ def hyperparameters(
             torch_dtype=str(resolve_dtype(model_args.torch_dtype, model_args.use_lora)).removeprefix("torch."),
             quantization="4-bit NF4" if model_args.load_in_4bit else "8-bit" if model_args.load_in_8bit else None,
             gradient_checkpointing=training_args.gradient_checkpointing or None,
-            prompt_suffix=repr(model_args.prompt_suffix) if model_args.prompt_suffix else None,
+            # The tokenizer's, which a continued checkpoint may bring without the flag.
+            prompt_suffix=repr(suffix) if (suffix := prompt_suffix_of(tokenizer)) else None,
         )
     if model_args.class_weight != ["none"]:
         params.update(class_weight=" ".join(model_args.class_weight))
