@@ -409,12 +409,6 @@ def test_a_trained_llama_ends_inputs_with_the_suffix_in_autotokenizer_pipeline_a
     assert "'the film was'" in (again / "README.md").read_text()
 
 
-def test_the_suffix_on_a_word_level_family_is_one_clear_error(capsys, data_dir, tmp_path):
-    message = error_line(["train", "--model_type", "textcnn", "--train_file", str(data_dir / "train.csv"),
-                          "--prompt_suffix", "topic:", "--output_dir", str(tmp_path / "run")], capsys)
-    assert message == "--prompt_suffix applies to llama (a decoder that pools its last token), not textcnn."
-
-
 def test_a_suffix_longer_than_the_window_is_one_clear_error_from_the_cli(capsys, tiny_llama, data_dir, tmp_path):
     message = error_line(["train", *recipe_args(tiny_llama, data_dir, tmp_path / "run", "--prompt_suffix",
                                                 "the film was a story", "--max_seq_length", "5")], capsys)

@@ -146,6 +146,8 @@ TRAIN_CASES = {
     "negative learning rate": (["--train_file", "{d}/good.csv", "--learning_rate", "-0.1"],
                                "--learning_rate -0.1 is not valid: use a number greater than 0"),
     "lora_r 0": (["--train_file", "{d}/good.csv", "--use_lora", "--lora_r", "0"], "--lora_r 0 is not valid"),
+    "prompt suffix on a word-level family": (["--train_file", "{d}/good.csv", "--prompt_suffix", "topic:"],
+                                             "--prompt_suffix applies to llama (a decoder that pools its last token), not textcnn."),
     "dropout over 1": (["--train_file", "{d}/good.csv", "--dropout", "2"],
                        "--dropout 2.0 is not valid: use a number from 0 up to (not including) 1"),
     "kernel size 0": (["--train_file", "{d}/good.csv", "--kernel_sizes", "0", "3"], "--kernel_sizes 0 is not valid"),
