@@ -71,6 +71,7 @@ def main() -> int:
         "python bench/llama_pooling_probe.py --max_seq_length 512   # the same probe on 512 tokens (~16 min)",
         "python bench/llama_pooling_probe.py --prompt_suffix $'\\n\\nThis text is about'   # each text ends with a prompt (~12 min)",
         "python bench/llama_pooling_probe.py --corpus movie-snippets [--prompt_suffix ...]   # the same on snippets (~2 min)",
+        "python bench/llama_window_probe.py [--run RUN_FOLDER]   # a finished chunk run's windows pooled 5 ways (~2 min)",
         "python bench/device_bundle.py                          # parts to carry to a GPU machine; it prints the calls",
         "bash bench/device_setup.sh --deadline_s 450            # there: unpack, install, python3 bench/gpu.py --out $OUT",
         "python bench/report.py                                 # rewrite this file from bench/results/*.json",

@@ -32,7 +32,6 @@ def load_checkpoint(path: str, trust_remote_code: bool = False, device: str | No
     return model.to(device).eval(), tokenizer
 
 
-@torch.inference_mode()
 def predict_logits(
     model,
     tokenizer,
@@ -55,6 +54,17 @@ def predict_logits(
         encoded = windows["input_ids"]
     else:
         encoded = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+    logits = encoded_logits(model, tokenizer, encoded, batch_size, progress)
+    if long_text == "chunk":
+        logits = mean_per_document(torch.from_numpy(logits), torch.tensor(document), len(texts)).numpy()
+    return logits
+
+
+@torch.inference_mode()
+def encoded_logits(
+    model, tokenizer, encoded: Sequence[list[int]], batch_size: int = 64, progress: bool = False
+) -> np.ndarray:
+    """`[len(encoded), num_labels]` float32 logits of token-id rows, in their order (windows or texts)."""
     order = np.argsort([len(ids) for ids in encoded], kind="stable")
     logits = np.zeros((len(encoded), model.config.num_labels), dtype=np.float32)
     device = next(model.parameters()).device
@@ -64,8 +74,6 @@ def predict_logits(
         batch = collate([{"input_ids": encoded[i]} for i in rows])
         batch = {key: value.to(device) for key, value in batch.items()}
         logits[rows] = model(**batch).logits.float().cpu().numpy()
-    if long_text == "chunk":
-        logits = mean_per_document(torch.from_numpy(logits), torch.tensor(document), len(texts)).numpy()
     return logits
 
 
