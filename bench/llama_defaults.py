@@ -76,10 +76,9 @@ VARIANTS = {
     # Every input (window) ends with a prompt, so the pooled last token is where the next word would name the class:
     # a frozen SmolLM2's last state goes from 0.49 to 0.76 in a linear probe on 20newsgroups (bench/notes.md).
     "prompt-suffix": ["--prompt_suffix", "\n\nThis text is about"],
-    # Uniform noise on the input embeddings while training (NEFTune, Jain et al. 2023; the Trainer's
-    # `neftune_noise_alpha`): every 20newsgroups run learns its 2,000 posts by heart (training loss ~0.08 after epoch 3)
-    # and loses ~7 points from validation to the later test posts.
-    "neftune-5": ["--neftune_noise_alpha", "5"],
+    # Windows of 512 tokens: half as many seams, each window reads twice the context (88% of 20newsgroups posts fit
+    # in one), where the 256-token windows' vote adds nothing over the first window alone (bench/notes.md).
+    "window-512": ["--max_seq_length", "512"],
     # Two changes on purpose: more of each text in one view instead of windows.
     "max-len-512": ["--max_seq_length", "512", "--long_text", "truncate"],
 }
