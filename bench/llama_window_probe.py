@@ -6,7 +6,7 @@
 
 The run's saved (merged) model reads every window of each text once, in bf16 autocast as the recipe
 evaluated it (`--no_bf16`: float32); the window logits are kept beside the model
-(`window_logits-<split>-<n>.npz`), so a second call only pools. Today `textcls.long_text` averages
+(`window_logits-<corpus>-<split>-<n>.npz`, remade when the model is), so a second call only pools. Today `textcls.long_text` averages
 the windows' logits; the other rules keep a window that is sure of a wrong class from outvoting the
 rest (`mean-probs`, `vote`), let the surest window decide (`surest`), or read only the start of the
 text (`first`, which holds a post's subject line). Averaging log-probabilities is not a rule of its
@@ -18,6 +18,7 @@ bench/results/llama_window_probe.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -49,7 +50,7 @@ def pooled_predictions(window_logits, document, num_texts: int) -> dict:
     logit_sums, counts = per_text(window_logits, document, num_texts)
     prob_sums, _ = per_text(probs, document, num_texts)
     votes, _ = per_text(np.eye(window_logits.shape[-1])[window_logits.argmax(-1)], document, num_texts)
-    first = np.zeros(num_texts, dtype=int) - 1
+    first = np.full(num_texts, -1)
     surest = np.zeros(num_texts, dtype=int)
     surest_prob = np.full(num_texts, -1.0)
     for window, text in enumerate(document):  # windows come in text order (textcls.long_text.encode_windows)
@@ -66,24 +67,23 @@ def pooled_predictions(window_logits, document, num_texts: int) -> dict:
     }
 
 
-def window_logits_of(run: Path, texts: list[str], name: str, bf16: bool, batch_size: int):
-    """(window logits, window -> text index): from the cache beside the model, else one pass over the windows."""
-    import contextlib
-
+def window_logits_of(model_and_tokenizer, cache: Path, texts: list[str], bf16: bool, batch_size: int):
+    """(window logits, window -> text index, seconds of the forward pass): from `cache` when it was made from
+    the model now in the run folder (its weights' modification time), else one pass over the windows."""
     import numpy as np
     import torch
 
-    from textcls.inference import encoded_logits, load_checkpoint
+    from textcls.inference import encoded_logits
     from textcls.long_text import encode_windows, long_text_settings
 
-    cache = run / f"window_logits-{name}-{len(texts)}{'' if bf16 else '-fp32'}.npz"
+    model, tokenizer, weights_time = model_and_tokenizer
     if cache.is_file():
         saved = np.load(cache)
-        return saved["logits"], saved["document"], None
-    model, tokenizer = load_checkpoint(str(run), device="cpu")
+        if float(saved["weights_time"]) == weights_time:
+            return saved["logits"], saved["document"], float(saved["seconds"])
     mode, max_length, stride = long_text_settings(model.config, tokenizer)
     if mode != "chunk":
-        sys.exit(f"{run} was trained with --long_text {mode}: it has one window per text, nothing to pool.")
+        sys.exit(f"the model was trained with --long_text {mode}: one window per text, nothing to pool.")
     windows, document = encode_windows(tokenizer, texts, max_length, stride)
     start = time.perf_counter()
     with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
@@ -91,7 +91,7 @@ def window_logits_of(run: Path, texts: list[str], name: str, bf16: bool, batch_s
     seconds = time.perf_counter() - start
     document = np.asarray(document)
     tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")  # an interrupted pass leaves no half cache
-    np.savez(tmp, logits=logits, document=document)
+    np.savez(tmp, logits=logits, document=document, seconds=seconds, weights_time=weights_time)
     os.replace(tmp, cache)
     return logits, document, seconds
 
@@ -112,32 +112,35 @@ def main(argv=None) -> None:
     import numpy as np
 
     from textcls.data import load_text_classification_data
+    from textcls.evaluation import model_label_space
+    from textcls.inference import load_checkpoint
 
+    run = args.run.resolve()
+    model, tokenizer = load_checkpoint(str(run), device="cpu")
+    weights_time = max(path.stat().st_mtime for path in run.glob("*.safetensors"))
     n = args.max_samples or (500 if args.split == "validation" else None)
-    data = load_text_classification_data(args.corpus, **{"max_eval_samples" if args.split == "validation"
-                                                         else "max_test_samples": n})
+    limit = "max_eval_samples" if args.split == "validation" else "max_test_samples"
+    # the model's label ids, as `textcls evaluate` reads data (a run trained with --label_names may order them apart)
+    data = load_text_classification_data(args.corpus, **{limit: n}, **model_label_space(model.config))
     split = data.dataset[args.split]
-    logits, document, seconds = window_logits_of(args.run, split["text"], args.split, not args.no_bf16, args.batch_size)
+    cache = run / f"window_logits-{args.corpus}-{args.split}-{len(split)}{'-fp32' if args.no_bf16 else ''}.npz"
+    logits, document, seconds = window_logits_of((model, tokenizer, weights_time), cache, split["text"],
+                                                 not args.no_bf16, args.batch_size)
     labels = np.asarray(split["label"])
-    windows = np.bincount(document, minlength=len(labels))
+    window_counts = np.bincount(document, minlength=len(labels))
+    several = int((window_counts > 1).sum())
     accuracy = {rule: round(float((predicted == labels).mean()), 4)
                 for rule, predicted in pooled_predictions(logits, document, len(labels)).items()}
     for rule, value in accuracy.items():
-        print(f"{args.corpus} {args.split} ({len(labels)} texts, {int((windows > 1).sum())} with 2+ windows) "
-              f"{rule:>11}: {value:.4f}")
-    run = args.run.resolve()
-    record = dict(run=str(run.relative_to(RUNS_DIR)) if run.is_relative_to(RUNS_DIR) else str(run), corpus=args.corpus, split=args.split, texts=len(labels),
-                  windows=int(len(document)), texts_with_several_windows=int((windows > 1).sum()),
-                  bf16=not args.no_bf16, accuracy=accuracy, machine=machine_info())
+        print(f"{args.corpus} {args.split} ({len(labels)} texts, {several} with 2+ windows) {rule:>11}: {value:.4f}")
+    record = dict(run=str(run.relative_to(RUNS_DIR)) if run.is_relative_to(RUNS_DIR) else str(run),
+                  corpus=args.corpus, split=args.split, texts=len(labels), windows=int(len(document)),
+                  texts_with_several_windows=several, bf16=not args.no_bf16, accuracy=accuracy,
+                  forward_seconds=round(seconds, 1), machine=machine_info())
     results_file = RESULTS_DIR / "llama_window_probe.json"
     same = ("run", "corpus", "split", "texts", "bf16")  # one record per run, split and precision
-    earlier = load_json(results_file, [])
-    kept = [r for r in earlier if any(r.get(k) != record[k] for k in same)]
-    replaced = [r for r in earlier if r not in kept]
-    # a pass from the cache pools only: the forward time stays the one measured when the cache was made
-    record["forward_seconds"] = round(seconds, 1) if seconds is not None else (
-        replaced[0].get("forward_seconds") if replaced else None)
-    save_json(results_file, kept + [record])
+    results = [r for r in load_json(results_file, []) if any(r.get(k) != record[k] for k in same)]
+    save_json(results_file, results + [record])
 
 
 if __name__ == "__main__":
