@@ -32,58 +32,56 @@ from _common import RESULTS_DIR, RUNS_DIR, add_threads_argument, apply_threads, 
 DEFAULT_RUN = RUNS_DIR / "llama-defaults-bf16" / "20newsgroups" / "lora-defaults"
 
 
-def per_text(values, document, num_texts: int):
-    """`[num_texts, ...]` sums of window rows, and each text's number of windows."""
-    import numpy as np
-
-    sums = np.zeros((num_texts, *values.shape[1:]), dtype=np.float64)
-    np.add.at(sums, document, values)
-    return sums, np.bincount(document, minlength=num_texts)
-
-
 def pooled_predictions(window_logits, document, num_texts: int) -> dict:
     """`{rule: [num_texts] predicted class}` for every pooling rule."""
-    import numpy as np
-    from scipy.special import softmax
+    import torch
 
-    probs = softmax(window_logits, axis=-1)
-    logit_sums, counts = per_text(window_logits, document, num_texts)
-    prob_sums, _ = per_text(probs, document, num_texts)
-    votes, _ = per_text(np.eye(window_logits.shape[-1])[window_logits.argmax(-1)], document, num_texts)
-    first = np.full(num_texts, -1)
-    surest = np.zeros(num_texts, dtype=int)
-    surest_prob = np.full(num_texts, -1.0)
-    for window, text in enumerate(document):  # windows come in text order (textcls.long_text.encode_windows)
+    from textcls.long_text import mean_per_document
+
+    logits, document = torch.from_numpy(window_logits), torch.from_numpy(document)
+    probs = logits.softmax(-1)
+    counts = torch.bincount(document, minlength=num_texts)
+    mean_probs = mean_per_document(probs, document, num_texts)
+    votes = mean_per_document(torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).to(probs.dtype),
+                              document, num_texts)
+    first = torch.full((num_texts,), -1)
+    surest = torch.zeros(num_texts, dtype=torch.long)
+    surest_prob = torch.full((num_texts,), -1.0)
+    for window, text in enumerate(document.tolist()):  # windows come in text order (long_text.encode_windows)
         if first[text] < 0:
             first[text] = window
         if probs[window].max() > surest_prob[text]:
             surest_prob[text], surest[text] = probs[window].max(), window
-    return {
-        "mean-logits": logit_sums.argmax(-1),  # textcls.long_text today (division by the count changes no argmax)
-        "mean-probs": prob_sums.argmax(-1),
-        "vote": (votes + prob_sums / (counts[:, None] + 1)).argmax(-1),  # ties go to the larger mean probability
-        "surest": window_logits[surest].argmax(-1),
-        "first": window_logits[first].argmax(-1),
+    rules = {
+        "mean-logits": mean_per_document(logits, document, num_texts),  # what textcls.long_text does
+        "mean-probs": mean_probs,
+        # two classes' shares of the votes differ by 1/count or more; the mean probability / (count + 1) is less,
+        # so it only breaks ties
+        "vote": votes + mean_probs / (counts[:, None] + 1),
+        "surest": logits[surest],
+        "first": logits[first],
     }
+    return {rule: scores.argmax(-1).numpy() for rule, scores in rules.items()}
 
 
-def window_logits_of(model_and_tokenizer, cache: Path, texts: list[str], bf16: bool, batch_size: int):
+def window_logits_of(run: Path, cache: Path, texts: list[str], bf16: bool, batch_size: int):
     """(window logits, window -> text index, seconds of the forward pass): from `cache` when it was made from
-    the model now in the run folder (its weights' modification time), else one pass over the windows."""
+    the model now in `run` (its weights' modification time), else one pass of that model over the windows."""
     import numpy as np
     import torch
 
-    from textcls.inference import encoded_logits
+    from textcls.inference import encoded_logits, load_checkpoint
     from textcls.long_text import encode_windows, long_text_settings
 
-    model, tokenizer, weights_time = model_and_tokenizer
+    weights_time = max(path.stat().st_mtime for path in run.glob("*.safetensors"))
     if cache.is_file():
         saved = np.load(cache)
         if float(saved["weights_time"]) == weights_time:
             return saved["logits"], saved["document"], float(saved["seconds"])
+    model, tokenizer = load_checkpoint(str(run), device="cpu")
     mode, max_length, stride = long_text_settings(model.config, tokenizer)
     if mode != "chunk":
-        sys.exit(f"the model was trained with --long_text {mode}: one window per text, nothing to pool.")
+        sys.exit(f"{run} was trained with --long_text {mode}: one window per text, nothing to pool.")
     windows, document = encode_windows(tokenizer, texts, max_length, stride)
     start = time.perf_counter()
     with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
@@ -111,21 +109,19 @@ def main(argv=None) -> None:
 
     import numpy as np
 
+    from transformers import AutoConfig
+
     from textcls.data import load_text_classification_data
     from textcls.evaluation import model_label_space
-    from textcls.inference import load_checkpoint
 
     run = args.run.resolve()
-    model, tokenizer = load_checkpoint(str(run), device="cpu")
-    weights_time = max(path.stat().st_mtime for path in run.glob("*.safetensors"))
     n = args.max_samples or (500 if args.split == "validation" else None)
     limit = "max_eval_samples" if args.split == "validation" else "max_test_samples"
     # the model's label ids, as `textcls evaluate` reads data (a run trained with --label_names may order them apart)
-    data = load_text_classification_data(args.corpus, **{limit: n}, **model_label_space(model.config))
+    data = load_text_classification_data(args.corpus, **{limit: n}, **model_label_space(AutoConfig.from_pretrained(run)))
     split = data.dataset[args.split]
     cache = run / f"window_logits-{args.corpus}-{args.split}-{len(split)}{'-fp32' if args.no_bf16 else ''}.npz"
-    logits, document, seconds = window_logits_of((model, tokenizer, weights_time), cache, split["text"],
-                                                 not args.no_bf16, args.batch_size)
+    logits, document, seconds = window_logits_of(run, cache, split["text"], not args.no_bf16, args.batch_size)
     labels = np.asarray(split["label"])
     window_counts = np.bincount(document, minlength=len(labels))
     several = int((window_counts > 1).sum())
