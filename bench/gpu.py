@@ -65,10 +65,11 @@ BF16_PEAK = {"H100 PCIe": 756e12, "H200 NVL": 835e12, "H200": 989e12, "H100": 98
 SAFETY = 1.2  # estimates are from a handful of runs: leave room before the deadline
 QUICK_ROWS, QUICK_LENGTH = 64, 64  # --quick: training examples and tokens per example
 MODES = {"lora": ["--use_lora"], "full": []}
-# Besides the defaults: torch.compile, QLoRA, and batches 8x the default's, whose matmuls are big enough
-# to approach the GPU's peak (throughput only: the learning rate is not retuned for them).
+# Besides the defaults: torch.compile, QLoRA, batches 8x the default's, whose matmuls are big enough
+# to approach the GPU's peak (throughput only: the learning rate is not retuned for them), and padding-free
+# batches (kept only if faster, issue 12; on the CPU under sdpa a step is slower: speed (i) in bench/RESULTS.md).
 VARIANTS = {"": [], "compile": ["--torch_compile", "true"], "4bit": ["--load_in_4bit"],
-            "batch128": ["--per_device_train_batch_size", "128"]}
+            "batch128": ["--per_device_train_batch_size", "128"], "packed": ["--padding_free"]}
 
 
 class EpochClock(TrainerCallback):
@@ -229,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[42])
     parser.add_argument("--variants", nargs="+", default=[""], choices=list(VARIANTS),
                         help="'' (the defaults), compile (--torch_compile), 4bit (--load_in_4bit, LoRA only), "
-                             "batch128 (--per_device_train_batch_size 128)")
+                             "batch128 (--per_device_train_batch_size 128), packed (--padding_free)")
     parser.add_argument("--deadline_s", type=float, default=None, help="skip runs estimated to end after this")
     parser.add_argument("--peak_tflops", type=float, default=None, help="the GPU's dense bf16 peak, if not in BF16_PEAK")
     parser.add_argument("--no_inference", action="store_true", help="skip textcls predict vs pipeline")

@@ -2,7 +2,7 @@
 
     python bench/speed.py            # full -> bench/results/speed.json
     python bench/speed.py --quick    # CI-sized (tiny random Llama, small subsets) -> bench/results/speed-quick.json
-    python bench/speed.py --only a   # some comparisons: a, b, c, d, e, f, g, h
+    python bench/speed.py --only a   # some comparisons: a, b, c, d, e, f, g, h, i
 
 (a) training step: our LlamaForSequenceClassification vs transformers', same weights, LoRA, batches
 (b) input pipeline: the recipe's Trainer dataloader (length-grouped, dynamic padding) vs every batch
@@ -17,6 +17,8 @@
     vs float32, same weights and batches (on the CPU: fast only on cores with AVX512-BF16 or AMX)
 (h) the same step without dropout on the LoRA adapters' input (the Llama default) vs with 0.05 (the
     earlier default), same weights and batches
+(i) the same step on padding-free batches (`--padding_free`: each batch's texts end to end in one row) vs
+    the same texts padded, same weights
 
 The machines are noisy (2 shared CPU cores here), so only ratios of interleaved runs are reported:
 A and B alternate (A,B then B,A), the first round of each is a warm-up and is dropped, and each
@@ -53,7 +55,7 @@ from _common import (  # noqa: E402
 )
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-TARGETS = {"a": 1.0, "b": 4.0, "c": 1.5, "d": 0.9, "f": 1.0, "g": 1.0, "h": 1.0}
+TARGETS = {"a": 1.0, "b": 4.0, "c": 1.5, "d": 0.9, "f": 1.0, "g": 1.0, "h": 1.0, "i": 1.0}
 MINILM_EPOCH_TARGET_S = 240  # issue 10: one epoch of movie-snippets in under 4 minutes
 
 
@@ -214,8 +216,10 @@ def train_step(model, optimizer, batch, bf16: bool | None = None) -> dict:
     loss.backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    return dict(samples=int(batch["input_ids"].shape[0]), tokens=int(batch["attention_mask"].sum()),
-                padded_tokens=int(batch["attention_mask"].numel()))
+    mask = batch.get("attention_mask")
+    # A padding-free batch (packed_batch) has no attention mask: every token in it is real.
+    real_tokens = int(mask.sum()) if mask is not None else batch["input_ids"].numel()
+    return dict(samples=len(batch["labels"]), tokens=real_tokens, padded_tokens=batch["input_ids"].numel())
 
 
 def adamw(model, lr: float):
@@ -542,10 +546,18 @@ def bench_lora_evaluation(quick: bool) -> dict:
                       lora=dict(lora, targets=list(llama.lora_targets)))
 
 
-def lora_step_comparison(label: str, quick: bool, target: float, variants: dict[str, tuple[dict, bool | None]]) -> dict:
-    """Training steps of SmolLM2 + LoRA, one model per variant (LoRA settings over the Llama defaults, and
-    bf16 autocast or not), the same initial weights and the same batches of 20newsgroups training posts at
-    the Llama family's max_seq_length and batch size; the first variant is A, the second B."""
+def packed(batch) -> dict:
+    """A padded batch's texts as one padding-free row (what `--padding_free` trains on)."""
+    from textcls.collation import packed_batch
+
+    return packed_batch([{"input_ids": ids[mask.bool()].tolist(), "label": int(label)}
+                         for ids, mask, label in zip(batch["input_ids"], batch["attention_mask"], batch["labels"])])
+
+
+def lora_step_comparison(label: str, quick: bool, target: float, variants: dict[str, dict]) -> dict:
+    """Training steps of SmolLM2 + LoRA, one model per variant (`lora`: LoRA settings over the Llama defaults;
+    `bf16`: autocast or not; `packed`: padding-free batches), the same initial weights and the same batches of
+    20newsgroups training posts at the Llama family's max_seq_length and batch size; the first variant is A."""
     from textcls.data import load_builtin_dataset
     from textcls.families import FAMILIES
 
@@ -557,12 +569,14 @@ def lora_step_comparison(label: str, quick: bool, target: float, variants: dict[
     batches = length_grouped_batches(tokenizer, train["text"], train["label"],
                                      llama.training_defaults["per_device_train_batch_size"], rounds + 1,
                                      max_length=llama.max_seq_length)
-    models = {name: lora_at_defaults(quick, num_labels=20, **lora)[0].to(DEVICE).train()
-              for name, (lora, _) in variants.items()}
+    models = {name: lora_at_defaults(quick, num_labels=20, **variant.get("lora", {}))[0].to(DEVICE).train()
+              for name, variant in variants.items()}
     optimizers = {name: adamw(model, llama.lora_training_defaults["learning_rate"]) for name, model in models.items()}
-    steps = {name: iter(batches) for name in models}
+    steps = {name: iter([packed(b) for b in batches] if variant.get("packed") else batches)
+             for name, variant in variants.items()}
     measured = alternate(
-        {name: (lambda name=name: train_step(models[name], optimizers[name], next(steps[name]), bf16=variants[name][1]))
+        {name: (lambda name=name: train_step(models[name], optimizers[name], next(steps[name]),
+                                             bf16=variants[name].get("bf16")))
          for name in models},
         rounds=rounds,
     )
@@ -574,15 +588,23 @@ def lora_step_comparison(label: str, quick: bool, target: float, variants: dict[
 def bench_bf16_step(quick: bool) -> dict:
     """(g) A LoRA training step under bf16 autocast vs in float32."""
     return lora_step_comparison("(g) LoRA train step, bf16", quick, TARGETS["g"],
-                                {"bf16 autocast": ({}, True), "float32": ({}, False)})
+                                {"bf16 autocast": dict(bf16=True), "float32": dict(bf16=False)})
 
 
 def bench_lora_dropout_step(quick: bool) -> dict:
     """(h) A LoRA training step without dropout on the adapters' input (the Llama default) vs with the
     earlier default's 0.05, in the precision a plain run uses here (float32 on the CPU)."""
     return lora_step_comparison("(h) LoRA train step, lora_dropout 0", quick, TARGETS["h"],
-                                {"lora_dropout 0": (dict(lora_dropout=0.0), None),
-                                 "lora_dropout 0.05": (dict(lora_dropout=0.05), None)})
+                                {"lora_dropout 0": dict(lora=dict(lora_dropout=0.0)),
+                                 "lora_dropout 0.05": dict(lora=dict(lora_dropout=0.05))})
+
+
+def bench_padding_free_step(quick: bool) -> dict:
+    """(i) A LoRA training step on padding-free batches (`--padding_free`) vs the same texts padded. Packing
+    skips the padding, but sdpa then attends over the whole row under a block-diagonal mask (a varlen kernel,
+    flash_attention_2, does not); on the GPU bench/gpu.py's `packed` variant measures whole runs."""
+    return lora_step_comparison("(i) LoRA train step, padding-free", quick, TARGETS["i"],
+                                {"padding-free": dict(packed=True), "padded": {}})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -606,7 +628,7 @@ def table(results: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="CI-sized: tiny random Llama, small subsets")
-    parser.add_argument("--only", default="abcdefgh", help="which comparisons to run (letters a-h)")
+    parser.add_argument("--only", default="abcdefghi", help="which comparisons to run (letters a-i)")
     add_threads_argument(parser)
     args = parser.parse_args(argv)
     apply_threads(args.threads)
@@ -628,6 +650,7 @@ def main(argv: list[str] | None = None) -> int:
         "f": lambda: {"lora": bench_lora_evaluation(args.quick)},
         "g": lambda: {"lora": bench_bf16_step(args.quick)},
         "h": lambda: {"lora": bench_lora_dropout_step(args.quick)},
+        "i": lambda: {"lora": bench_padding_free_step(args.quick)},
     }
     for letter in args.only:
         saved["results"][letter] = jobs[letter]()

@@ -23,9 +23,11 @@ from transformers import (
 )
 
 import textcls
-from textcls import precision
+from textcls import collation, precision
 from textcls.arguments import ModelArguments, parse_args
 from textcls.cli import main as cli_main
+from textcls.collation import packed_batch
+from textcls.errors import TextclsError
 from textcls.training import apply_lora, run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -414,3 +416,63 @@ def test_a_suffix_longer_than_the_window_is_one_clear_error_from_the_cli(capsys,
                                                 "the film was a story", "--max_seq_length", "5")], capsys)
     assert message.startswith("--prompt_suffix is 5 tokens, which leaves no room for the text in --max_seq_length 5")
     assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# --padding_free (textcls.collation.packed_batch)
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean"])
+@pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])
+def test_a_packed_row_gives_each_text_the_logits_loss_and_gradients_of_a_padded_batch(pooling, attn_implementation):
+    texts = [[5, 6, 7], [8, 9, 10, 11, 12], [13], [14, 15]]  # a one-token text between two others
+    labels = [0, 1, 1, 0]
+    packed = packed_batch([{"input_ids": ids, "label": label} for ids, label in zip(texts, labels)])
+    assert list(packed) == ["labels", "input_ids", "position_ids"]  # labels first: the Trainer's batch size
+    assert packed["position_ids"].tolist() == [[0, 1, 2, 0, 1, 2, 3, 4, 0, 0, 1]]
+    width = max(map(len, texts))
+    padded = {"input_ids": torch.tensor([ids + [0] * (width - len(ids)) for ids in texts]),
+              "attention_mask": torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in texts]),
+              "labels": torch.tensor(labels)}
+    results = []
+    for batch in (padded, packed):
+        model = tiny_model("llama", num_labels=2, pooling=pooling)
+        model.config._attn_implementation = attn_implementation
+        output = model(**batch)
+        output.loss.backward()
+        results.append((output.logits, output.loss, model.model.layers[0].self_attn.q_proj.weight.grad))
+    for expected, got in zip(*results):
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
+
+
+def test_packing_refuses_an_empty_text_instead_of_shifting_the_labels():
+    with pytest.raises(TextclsError, match="--padding_free cannot pack a text of no tokens"):
+        packed_batch([{"input_ids": [5, 6], "label": 0}, {"input_ids": [], "label": 1}])
+
+
+@pytest.mark.parametrize("long_text", ["truncate", "chunk"])
+def test_padding_free_training_matches_padded_training(long_text, tiny_llama, data_dir, tmp_path, monkeypatch):
+    # Windows of 4 tokens cut every text in two or more: evaluation packs the windows of several texts.
+    extra = ["--use_lora", "--lora_dropout", "0", "--long_text", long_text, "--max_seq_length", "4"]
+    packed_rows = []
+
+    def recording_packed_batch(features):
+        batch = packed_batch(features)
+        packed_rows.append(batch["input_ids"].shape)
+        return batch
+
+    monkeypatch.setattr(collation, "packed_batch", recording_packed_batch)
+    padded = run(recipe_args(tiny_llama, data_dir, tmp_path / "padded", *extra))
+    assert not packed_rows
+    packed = run(recipe_args(tiny_llama, data_dir, tmp_path / "packed", *extra, "--padding_free"))
+    assert packed_rows and all(shape[0] == 1 and shape[1] > 4 for shape in packed_rows)  # several texts a row
+    for key in ("train_loss", "eval_loss", "eval_accuracy", "test_loss", "test_accuracy"):
+        assert packed[key] == pytest.approx(padded[key], rel=1e-4, abs=1e-6), key
+    assert "padding_free" in (tmp_path / "packed" / "README.md").read_text()  # the card's hyperparameters
+
+
+def test_padding_free_on_a_family_that_cannot_pool_packed_texts_is_one_line(data_dir, tmp_path, capsys):
+    message = error_line(["train", "--model_type", "textcnn", "--padding_free", "--train_file",
+                          str(data_dir / "train.csv"), "--output_dir", str(tmp_path / "run")], capsys)
+    assert message == "--padding_free packs a batch's texts into one row, which only llama pools text by text; not textcnn."
+    assert not (tmp_path / "run").exists()

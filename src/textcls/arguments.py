@@ -209,6 +209,11 @@ class DataArguments:
     chunk_stride: int | None = field(
         default=None, metadata={"help": "--long_text chunk: tokens shared by consecutive windows (default a quarter)."}
     )
+    padding_free: bool = field(
+        default=False,
+        metadata={"help": "llama: pack each batch's texts end to end in one row, no padding (pays with "
+                  "flash_attention_2 on a GPU; see README)."},
+    )
 
     def __post_init__(self):
         check_long_text(self.long_text, self.chunk_stride)
@@ -269,6 +274,10 @@ def parse_args(
     if data_args.dataset is None and data_args.train_file is None:
         data_args.dataset = "movie-snippets"
     check_arguments(model_args, data_args, run_args, training_args)
+    if data_args.padding_free and not family.reads_packed_batches:
+        raise TextclsError(
+            f"--padding_free packs a batch's texts into one row, which only llama pools text by text; not {known.model_type}."
+        )
     if parse_class_weight(model_args.class_weight) != "none" and training_args.label_smoothing_factor:
         raise TextclsError("--class_weight and --label_smoothing_factor cannot be combined: choose one.")
     return model_args, data_args, run_args, training_args

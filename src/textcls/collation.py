@@ -1,4 +1,5 @@
-"""Batches of tokenized texts: padded per batch, as tensors (training, evaluation and `textcls predict`).
+"""Batches of tokenized texts: padded per batch, as tensors (training, evaluation and `textcls predict`);
+or, with `--padding_free`, packed end to end in one row without padding.
 
 `tokenizer.pad` does the padding (side, pad ids, `label` -> `labels`), as in `DataCollatorWithPadding`; only the
 conversion of the padded lists to tensors is ours. transformers 5's `BatchEncoding.convert_to_tensors` walks the
@@ -12,7 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from transformers import DataCollatorWithPadding
+from transformers import DataCollatorWithFlattening, DataCollatorWithPadding
+
+from .errors import TextclsError
 
 
 def as_tensor(values) -> torch.Tensor:
@@ -29,6 +32,31 @@ class PaddingCollator(DataCollatorWithPadding):
     """`DataCollatorWithPadding` with a fast list-to-tensor conversion: same keys, shapes, dtypes and values."""
 
     return_tensors: str | None = None  # the parent pads into Python lists; __call__ makes the tensors
+    padding_free: bool = False  # --padding_free: `packed_batch` instead of padding
 
     def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        if self.padding_free:
+            return packed_batch(features)
         return {key: as_tensor(values) for key, values in super().__call__(features).items()}
+
+
+def packed_batch(features: list[dict]) -> dict[str, torch.Tensor]:
+    """The texts end to end in one row, `input_ids` and `position_ids` `[1, total tokens]`, the positions
+    restarting at 0 with each text (transformers' `DataCollatorWithFlattening`), and `labels` per text.
+
+    No padding is computed. Given no attention mask, transformers' Llama keeps each token's attention
+    within its own text (it finds the texts from where the positions restart), and our Llama pools each
+    text from the same restarts (models/modeling_textcls_llama.py).
+    """
+    if any(len(feature["input_ids"]) == 0 for feature in features):
+        # The flattening collator would drop it, and the labels would no longer line up with the texts.
+        raise TextclsError("--padding_free cannot pack a text of no tokens: remove empty texts from the data.")
+    flat = DataCollatorWithFlattening(return_position_ids=True)(
+        [{"input_ids": feature["input_ids"]} for feature in features], return_tensors="pt"
+    )
+    batch = {"input_ids": flat["input_ids"], "position_ids": flat["position_ids"]}
+    label_key = next((key for key in ("label", "labels") if key in features[0]), None)
+    if label_key is None:
+        return batch
+    # `labels` first: the Trainer takes the first tensor's length as the batch size (texts, not 1).
+    return {"labels": as_tensor([feature[label_key] for feature in features]), **batch}

@@ -151,6 +151,11 @@ class Family:
         """A decoder pooling its last token (Llama): `--prompt_suffix` ends every input (textcls.prompt_suffix)."""
         return self.build is build_pretrained
 
+    @property
+    def reads_packed_batches(self) -> bool:
+        """Pools each text of a padding-free row on its own (`--padding_free`; our Llama, models/modeling_textcls_llama.py)."""
+        return self.build is build_pretrained
+
     def describes_backbone(self, model_type: str) -> bool:
         """Whether this family's classes load a checkpoint of that `model_type` (our Llama: any Llama)."""
         return model_type in getattr(self.config_class, "backbone_model_types", ())

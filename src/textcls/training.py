@@ -114,7 +114,8 @@ def tokenize_data(
 
 
 def build_data_collator(data_args: DataArguments, tokenizer):
-    return WindowCollator(tokenizer) if data_args.long_text == "chunk" else PaddingCollator(tokenizer)
+    collator = WindowCollator if data_args.long_text == "chunk" else PaddingCollator
+    return collator(tokenizer, padding_free=data_args.padding_free)
 
 
 def build_trainer(
@@ -375,6 +376,7 @@ def hyperparameters(
         long_text=data_args.long_text,
         # The window overlap tokenize_data recorded in the config (textcls.long_text).
         chunk_stride=model.config.chunk_stride if data_args.long_text == "chunk" else None,
+        padding_free=data_args.padding_free or None,
     )
     if family.word_level:
         params.update(embedding_mode=model_args.embedding_mode, pretrained_embeddings=model_args.pretrained_embeddings)

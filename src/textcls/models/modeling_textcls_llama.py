@@ -6,6 +6,10 @@ not `pad_token_id`". That keeps it right when the pad token is the eos token and
 eos, with left padding, and when `config.pad_token_id` is unset (tests/test_llama.py compares
 the two). The `score` head runs on the pooled states only, not on every position.
 
+Padding-free batches (`--padding_free`, textcls.collation.packed_batch) hold several texts end to end in
+one row with no attention mask, each text's `position_ids` starting again at 0: each text is pooled on its
+own, found from those restarts as transformers' attention masks find it.
+
 `pooling="mean"` averages the states of every real token instead (bench/notes.md, "Llama family": frozen
 SmolLM2 states fed to a linear probe reach 0.78 on 20newsgroups mean-pooled, 0.49 at the last token).
 """
@@ -14,6 +18,7 @@ import torch
 from huggingface_hub.dataclasses import strict
 from torch import nn
 from transformers import LlamaConfig
+from transformers.masking_utils import find_packed_sequence_indices
 from transformers.modeling_outputs import SequenceClassifierOutputWithPast
 from transformers.models.llama.modeling_llama import LlamaModel, LlamaPreTrainedModel
 
@@ -91,6 +96,17 @@ def pool_states(hidden_states: torch.Tensor, real: torch.Tensor, pooling: str) -
     return hidden_states[torch.arange(hidden_states.shape[0], device=hidden_states.device), last]
 
 
+def pool_packed_states(hidden_states: torch.Tensor, text_index: torch.Tensor, pooling: str) -> torch.Tensor:
+    """`[1, total, hidden] -> [texts, hidden]` for one packed row; `text_index` `[1, total]` numbers each
+    token's text 0, 1, ... in order (`find_packed_sequence_indices`)."""
+    states, text_index = hidden_states[0], text_index[0]
+    lengths = torch.bincount(text_index)  # [texts]
+    if pooling == "mean":
+        sums = torch.zeros(len(lengths), states.shape[-1], dtype=states.dtype, device=states.device)
+        return sums.index_add(0, text_index, states) / lengths.unsqueeze(-1).to(states.dtype)
+    return states[lengths.cumsum(0) - 1]  # each text's last token
+
+
 class TextclsLlamaModel(LlamaModel):
     """The Llama backbone, registered for our config so `AutoModel` loads it."""
 
@@ -156,8 +172,14 @@ class LlamaForSequenceClassification(LlamaPreTrainedModel):
             **kwargs,
         )
         hidden_states = outputs.last_hidden_state
-        real = real_token_mask(hidden_states, attention_mask, input_ids, self.config.pad_token_id)
-        pooled = pool_states(hidden_states, real, self.config.pooling)
+        packed = None
+        if attention_mask is None and position_ids is not None and hidden_states.shape[0] == 1:
+            packed = find_packed_sequence_indices(position_ids)  # None: one text, not several packed
+        if packed is not None:
+            pooled = pool_packed_states(hidden_states, packed, self.config.pooling)
+        else:
+            real = real_token_mask(hidden_states, attention_mask, input_ids, self.config.pad_token_id)
+            pooled = pool_states(hidden_states, real, self.config.pooling)
         # The head may be float32 over a bfloat16 backbone (textcls.precision): it computes in its own dtype.
         head_dtype = self.score.weight.dtype
         logits = self.score(pooled.to(head_dtype) if head_dtype.is_floating_point else pooled)  # [batch, num_labels]
