@@ -16,8 +16,8 @@ Each run is `textcls.training.run` (what `textcls train` runs) at the Llama fami
   and LoRA's own small matmuls are not counted (the head, a few thousand weights, is);
 - peak GPU memory (`torch.cuda.max_memory_allocated`, above what was allocated before the run);
 - each epoch's seconds (`epoch_s`): a `compile` run's first epoch holds the compilation.
-`--variants 4bit` needs bitsandbytes, which the device bundle does not carry: where it is missing the runs are
-recorded with the recipe's one-line error.
+`--variants 4bit` needs bitsandbytes and `--variants packed` flash-attn, which the device bundle does not carry:
+where they are missing the runs are recorded with the recipe's one-line error.
 First, `textcls predict` vs `pipeline` on the GPU (bench/speed.py's comparison (c)).
 
 Results go to OUT/gpu.json after every run (a run cut off by the deadline keeps the ones before it; a measured
@@ -67,9 +67,11 @@ QUICK_ROWS, QUICK_LENGTH = 64, 64  # --quick: training examples and tokens per e
 MODES = {"lora": ["--use_lora"], "full": []}
 # Besides the defaults: torch.compile, QLoRA, batches 8x the default's, whose matmuls are big enough
 # to approach the GPU's peak (throughput only: the learning rate is not retuned for them), and padding-free
-# batches (kept only if faster, issue 12; on the CPU under sdpa a step is slower: speed (i) in bench/RESULTS.md).
+# batches (kept only if faster, issue 12) with the varlen attention kernel they need (under sdpa a step is
+# slower: speed (i) in bench/RESULTS.md).
 VARIANTS = {"": [], "compile": ["--torch_compile", "true"], "4bit": ["--load_in_4bit"],
-            "batch128": ["--per_device_train_batch_size", "128"], "packed": ["--padding_free"]}
+            "batch128": ["--per_device_train_batch_size", "128"],
+            "packed": ["--padding_free", "--attn_implementation", "flash_attention_2"]}
 
 
 class EpochClock(TrainerCallback):
@@ -230,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[42])
     parser.add_argument("--variants", nargs="+", default=[""], choices=list(VARIANTS),
                         help="'' (the defaults), compile (--torch_compile), 4bit (--load_in_4bit, LoRA only), "
-                             "batch128 (--per_device_train_batch_size 128), packed (--padding_free)")
+                             "batch128 (--per_device_train_batch_size 128), packed (--padding_free, flash_attention_2)")
     parser.add_argument("--deadline_s", type=float, default=None, help="skip runs estimated to end after this")
     parser.add_argument("--peak_tflops", type=float, default=None, help="the GPU's dense bf16 peak, if not in BF16_PEAK")
     parser.add_argument("--no_inference", action="store_true", help="skip textcls predict vs pipeline")

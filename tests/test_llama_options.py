@@ -445,30 +445,44 @@ def test_a_packed_row_gives_each_text_the_logits_loss_and_gradients_of_a_padded_
         torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("pooling", ["last", "mean"])
+def test_a_row_of_one_text_ending_in_the_pad_token_is_pooled_like_its_padded_batch(pooling):
+    # SmolLM2's pad token is its eos: in a padding-free row it is text, whatever its id.
+    model = tiny_model("llama", num_labels=2, pooling=pooling, pad_token_id=2)
+    text = [5, 6, 7, 2]
+    alone = model(**packed_batch([{"input_ids": text}])).logits
+    padded = model(input_ids=torch.tensor([text + [2]]), attention_mask=torch.tensor([[1, 1, 1, 1, 0]])).logits
+    torch.testing.assert_close(alone, padded, atol=1e-5, rtol=1e-4)
+
+
 def test_packing_refuses_an_empty_text_instead_of_shifting_the_labels():
     with pytest.raises(TextclsError, match="--padding_free cannot pack a text of no tokens"):
         packed_batch([{"input_ids": [5, 6], "label": 0}, {"input_ids": [], "label": 1}])
 
 
 @pytest.mark.parametrize("long_text", ["truncate", "chunk"])
-def test_padding_free_training_matches_padded_training(long_text, tiny_llama, data_dir, tmp_path, monkeypatch):
+def test_padding_free_training_matches_padded_training(long_text, tiny_llama, data_dir, tmp_path, monkeypatch, caplog):
     # Windows of 4 tokens cut every text in two or more: evaluation packs the windows of several texts.
     extra = ["--use_lora", "--lora_dropout", "0", "--long_text", long_text, "--max_seq_length", "4"]
-    packed_rows = []
+    packed_rows = []  # (texts, tokens) of each packed row
 
     def recording_packed_batch(features):
         batch = packed_batch(features)
-        packed_rows.append(batch["input_ids"].shape)
+        packed_rows.append((len(batch["labels"]), batch["input_ids"].shape[1]))
         return batch
 
     monkeypatch.setattr(collation, "packed_batch", recording_packed_batch)
     padded = run(recipe_args(tiny_llama, data_dir, tmp_path / "padded", *extra))
     assert not packed_rows
     packed = run(recipe_args(tiny_llama, data_dir, tmp_path / "packed", *extra, "--padding_free"))
-    assert packed_rows and all(shape[0] == 1 and shape[1] > 4 for shape in packed_rows)  # several texts a row
+    # Training batches of 8 are packed (3 steps; the Trainer may fetch one ahead), each row more than one 4-token
+    # window; the evaluation batches (16 texts) pad.
+    assert len(packed_rows) >= 3 and all(texts == 8 and tokens > 4 for texts, tokens in packed_rows)
     for key in ("train_loss", "eval_loss", "eval_accuracy", "test_loss", "test_accuracy"):
         assert packed[key] == pytest.approx(padded[key], rel=1e-4, abs=1e-6), key
     assert "padding_free" in (tmp_path / "packed" / "README.md").read_text()  # the card's hyperparameters
+    slower = [r.getMessage() for r in caplog.records if r.getMessage().startswith("--padding_free under sdpa")]
+    assert len(slower) == 1 and "flash_attention_2" in slower[0]
 
 
 def test_padding_free_on_a_family_that_cannot_pool_packed_texts_is_one_line(data_dir, tmp_path, capsys):

@@ -90,7 +90,8 @@ class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
 
 class TextclsTrainer(Trainer):
     """The Trainer, with our model card in place of its generic one (also on `push_to_hub`),
-    resumable length-grouped batches and a learning rate of its own for the classification head."""
+    resumable length-grouped batches, a learning rate of its own for the classification head and
+    a collator of their own for the training batches."""
 
     def __init__(
         self,
@@ -98,10 +99,12 @@ class TextclsTrainer(Trainer):
         model_card_kwargs: dict | None = None,
         head: str | None = None,
         head_learning_rate: float | None = None,
+        train_data_collator=None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.head, self.head_learning_rate = head, head_learning_rate
+        self.train_data_collator = train_data_collator
         # Every family's loss is a per-batch mean (ours: models/sequence_classification.py; transformers'
         # own sequence classifiers likewise), so the Trainer must divide it by the accumulation steps.
         self.model_accepts_loss_kwargs = False
@@ -142,6 +145,18 @@ class TextclsTrainer(Trainer):
         if WINDOW_DOCUMENT in inputs:  # --long_text chunk: one prediction per text from its windows
             return document_prediction_step(self, model, inputs)
         return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
+
+    def get_train_dataloader(self):
+        """Training batches from `train_data_collator` where one is given (`--padding_free`), evaluation ones
+        from `data_collator`. Evaluation stays padded: 64 texts, each in windows, packed into one row would be
+        tens of thousands of tokens, which sdpa and eager attention cover in full (speed (i), bench/RESULTS.md)."""
+        if self.train_data_collator is None:
+            return super().get_train_dataloader()
+        evaluation_collator, self.data_collator = self.data_collator, self.train_data_collator
+        try:
+            return super().get_train_dataloader()
+        finally:
+            self.data_collator = evaluation_collator
 
     def _get_train_sampler(self, train_dataset=None):
         sampler = super()._get_train_sampler(train_dataset)

@@ -113,9 +113,9 @@ def tokenize_data(
     return tokenize_splits(dataset, tokenizer, max_seq_length)
 
 
-def build_data_collator(data_args: DataArguments, tokenizer):
+def build_data_collator(data_args: DataArguments, tokenizer, padding_free: bool = False):
     collator = WindowCollator if data_args.long_text == "chunk" else PaddingCollator
-    return collator(tokenizer, padding_free=data_args.padding_free)
+    return collator(tokenizer, padding_free=padding_free)
 
 
 def build_trainer(
@@ -135,6 +135,7 @@ def build_trainer(
         eval_dataset=tokenized["validation"],
         processing_class=tokenizer,
         data_collator=build_data_collator(data_args, tokenizer),
+        train_data_collator=build_data_collator(data_args, tokenizer, padding_free=True) if data_args.padding_free else None,
         compute_metrics=build_compute_metrics(
             data.problem_type, logit_thresholds(model_args.multi_label_threshold or 0.5)
         ),
@@ -279,6 +280,10 @@ def train(argv: list[str] | None, held: contextlib.ExitStack,
     fit_settings_to_data(model_args, training_args, data)
     family = get_family(model_args.model_type)
     max_seq_length = data_args.max_seq_length or family.max_seq_length
+    if data_args.padding_free and model_args.attn_implementation != "flash_attention_2":
+        logger.warning("--padding_free under %s attends over each packed row in full, under a mask: slower than "
+                       "padded batches on the CPU (bench/RESULTS.md, speed (i)); it pays with flash_attention_2.",
+                       model_args.attn_implementation)
     with framework_errors("build the model"):
         tokenizer, model = build_model(
             family, model_args, data, max_seq_length, gradient_checkpointing=training_args.gradient_checkpointing

@@ -172,11 +172,13 @@ class LlamaForSequenceClassification(LlamaPreTrainedModel):
             **kwargs,
         )
         hidden_states = outputs.last_hidden_state
-        packed = None
         if attention_mask is None and position_ids is not None and hidden_states.shape[0] == 1:
-            packed = find_packed_sequence_indices(position_ids)  # None: one text, not several packed
-        if packed is not None:
-            pooled = pool_packed_states(hidden_states, packed, self.config.pooling)
+            # A padding-free row, of one text or several. Even with one, no token is padding: one equal to
+            # pad_token_id (eos, for SmolLM2) is text, so real_token_mask must not be asked.
+            text_index = find_packed_sequence_indices(position_ids)  # None: a single text
+            if text_index is None:
+                text_index = torch.zeros_like(position_ids)
+            pooled = pool_packed_states(hidden_states, text_index.to(hidden_states.device), self.config.pooling)
         else:
             real = real_token_mask(hidden_states, attention_mask, input_ids, self.config.pad_token_id)
             pooled = pool_states(hidden_states, real, self.config.pooling)
