@@ -554,10 +554,11 @@ def packed(batch) -> dict:
                          for ids, mask, label in zip(batch["input_ids"], batch["attention_mask"], batch["labels"])])
 
 
-def lora_step_comparison(label: str, quick: bool, target: float, variants: dict[str, dict]) -> dict:
+def lora_step_comparison(label: str, quick: bool, target: float, variants: dict[str, dict],
+                         corpus: str = "20newsgroups") -> dict:
     """Training steps of SmolLM2 + LoRA, one model per variant (`lora`: LoRA settings over the Llama defaults;
     `bf16`: autocast or not; `packed`: padding-free batches), the same initial weights and the same batches of
-    20newsgroups training posts at the Llama family's max_seq_length and batch size; the first variant is A."""
+    the corpus's training texts at the Llama family's max_seq_length and batch size; the first variant is A."""
     from textcls.data import load_builtin_dataset
     from textcls.families import FAMILIES
 
@@ -565,11 +566,12 @@ def lora_step_comparison(label: str, quick: bool, target: float, variants: dict[
     llama = FAMILIES["llama"]
     rounds = 3 if quick else 6
     tokenizer = llama_tokenizer()
-    train = load_builtin_dataset("20newsgroups")["train"]
+    train = load_builtin_dataset(corpus)["train"]
     batches = length_grouped_batches(tokenizer, train["text"], train["label"],
                                      llama.training_defaults["per_device_train_batch_size"], rounds + 1,
                                      max_length=llama.max_seq_length)
-    models = {name: lora_at_defaults(quick, num_labels=20, **variant.get("lora", {}))[0].to(DEVICE).train()
+    num_labels = train.features["label"].num_classes
+    models = {name: lora_at_defaults(quick, num_labels=num_labels, **variant.get("lora", {}))[0].to(DEVICE).train()
               for name, variant in variants.items()}
     optimizers = {name: adamw(model, llama.lora_training_defaults["learning_rate"]) for name, model in models.items()}
     steps = {name: iter([packed(b) for b in batches] if variant.get("packed") else batches)
@@ -582,7 +584,9 @@ def lora_step_comparison(label: str, quick: bool, target: float, variants: dict[
     )
     a_name, b_name = variants
     return comparison(label, "real tokens/s", a_name, b_name, measured, "tokens", target,
-                      batch_size=len(batches[0]["labels"]), max_length=llama.max_seq_length)
+                      batch_size=len(batches[0]["labels"]), max_length=llama.max_seq_length, corpus=corpus,
+                      padding_share=round(1 - sum(b["attention_mask"].sum().item() for b in batches)
+                                          / sum(b["attention_mask"].numel() for b in batches), 3))
 
 
 def bench_bf16_step(quick: bool) -> dict:
@@ -600,11 +604,13 @@ def bench_lora_dropout_step(quick: bool) -> dict:
 
 
 def bench_padding_free_step(quick: bool) -> dict:
-    """(i) A LoRA training step on padding-free batches (`--padding_free`) vs the same texts padded. Packing
-    skips the padding, but sdpa then attends over the whole row under a block-diagonal mask (a varlen kernel,
-    flash_attention_2, does not); on the GPU bench/gpu.py's `packed` variant measures whole runs."""
-    return lora_step_comparison("(i) LoRA train step, padding-free", quick, TARGETS["i"],
-                                {"padding-free": dict(packed=True), "padded": {}})
+    """(i) A LoRA training step on padding-free batches (`--padding_free`) vs the same texts padded, on long
+    topic documents and on short snippets. Packing skips the padding, but sdpa then attends over the whole
+    row under a block-diagonal mask (a varlen kernel, flash_attention_2, does not); on the GPU bench/gpu.py's
+    `packed` variant measures whole runs."""
+    return {corpus: lora_step_comparison(f"(i) LoRA train step, padding-free, {corpus}", quick, TARGETS["i"],
+                                         {"padding-free": dict(packed=True), "padded": {}}, corpus=corpus)
+            for corpus in ("20newsgroups", "movie-snippets")}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -650,7 +656,7 @@ def main(argv: list[str] | None = None) -> int:
         "f": lambda: {"lora": bench_lora_evaluation(args.quick)},
         "g": lambda: {"lora": bench_bf16_step(args.quick)},
         "h": lambda: {"lora": bench_lora_dropout_step(args.quick)},
-        "i": lambda: {"lora": bench_padding_free_step(args.quick)},
+        "i": lambda: bench_padding_free_step(args.quick),
     }
     for letter in args.only:
         saved["results"][letter] = jobs[letter]()
