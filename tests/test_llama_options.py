@@ -462,7 +462,7 @@ def test_packing_refuses_an_empty_text_instead_of_shifting_the_labels():
 
 @pytest.mark.parametrize("long_text", ["truncate", "chunk"])
 def test_padding_free_training_matches_padded_training(long_text, tiny_llama, data_dir, tmp_path, monkeypatch, caplog):
-    # Windows of 4 tokens cut every text in two or more: evaluation packs the windows of several texts.
+    # Windows of 4 tokens cut every text in two or more: with chunk, training packs windows of several texts.
     extra = ["--use_lora", "--lora_dropout", "0", "--long_text", long_text, "--max_seq_length", "4"]
     packed_rows = []  # (texts, tokens) of each packed row
 
@@ -483,10 +483,3 @@ def test_padding_free_training_matches_padded_training(long_text, tiny_llama, da
     assert "padding_free" in (tmp_path / "packed" / "README.md").read_text()  # the card's hyperparameters
     slower = [r.getMessage() for r in caplog.records if r.getMessage().startswith("--padding_free under sdpa")]
     assert len(slower) == 1 and "flash_attention_2" in slower[0]
-
-
-def test_padding_free_on_a_family_that_cannot_pool_packed_texts_is_one_line(data_dir, tmp_path, capsys):
-    message = error_line(["train", "--model_type", "textcnn", "--padding_free", "--train_file",
-                          str(data_dir / "train.csv"), "--output_dir", str(tmp_path / "run")], capsys)
-    assert message == "--padding_free packs a batch's texts into one row, which only llama pools text by text; not textcnn."
-    assert not (tmp_path / "run").exists()

@@ -148,6 +148,11 @@ TRAIN_CASES = {
     "lora_r 0": (["--train_file", "{d}/good.csv", "--use_lora", "--lora_r", "0"], "--lora_r 0 is not valid"),
     "prompt suffix on a word-level family": (["--train_file", "{d}/good.csv", "--prompt_suffix", "topic:"],
                                              "--prompt_suffix applies to llama (a decoder that pools its last token), not textcnn."),
+    "padding-free batches on a word-level family": (
+        ["--train_file", "{d}/good.csv", "--padding_free"],
+        "--padding_free packs a batch's texts into one row, which only llama pools text by text; not textcnn."),
+    "padding_free not a yes or no": (["--train_file", "{d}/good.csv", "--padding_free", "maybe"],
+                                     "--padding_free/--padding-free: Truthy value expected: got maybe"),
     "dropout over 1": (["--train_file", "{d}/good.csv", "--dropout", "2"],
                        "--dropout 2.0 is not valid: use a number from 0 up to (not including) 1"),
     "kernel size 0": (["--train_file", "{d}/good.csv", "--kernel_sizes", "0", "3"], "--kernel_sizes 0 is not valid"),
