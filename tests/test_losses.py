@@ -69,3 +69,22 @@ def test_every_family_uses_the_shared_loss(family, num_labels, labels, expected_
     assert model.config.problem_type == expected_type
     expected = sequence_classification_loss(out.logits, labels, model.config)
     torch.testing.assert_close(out.loss, expected)
+
+
+def test_label_smoothing_is_the_trainers_over_every_familys_logits(family, tmp_path):
+    """`--label_smoothing_factor`: the Trainer's LabelSmoother takes the labels out and smooths over our logits."""
+    from transformers import TrainingArguments
+
+    from textcls.trainer import TextclsTrainer
+
+    model = tiny_model(family, num_labels=3)
+    args = TrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True, label_smoothing_factor=0.1)
+    input_ids, attention_mask = right_padded_batch([3, 5, 7])
+    labels = torch.tensor([2, 0, 1])
+    loss, outputs = TextclsTrainer(model=model, args=args).compute_loss(
+        model, {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}, return_outputs=True
+    )
+    expected = torch.nn.functional.cross_entropy(outputs.logits, labels, label_smoothing=0.1)
+    torch.testing.assert_close(loss, expected)
+    # ...and not the plain cross-entropy the model computes itself (tiny random logits differ enough to tell).
+    assert abs(loss.item() - torch.nn.functional.cross_entropy(outputs.logits, labels).item()) > 1e-4

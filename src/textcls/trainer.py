@@ -129,6 +129,7 @@ class TextclsTrainer(Trainer):
                     groups.append({**group, "params": params, **({"lr": self.head_learning_rate} if in_head else {})})
         optimizer.param_groups = groups
         return optimizer
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         # Class weights live in the config and only the shared loss reads them; transformers' own classifiers
         # compute an unweighted loss in `forward`, so with weights the shared loss is applied here for every family.

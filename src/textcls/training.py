@@ -100,6 +100,12 @@ def fit_settings_to_data(model_args: ModelArguments, training_args: TrainingArgu
         training_args.greater_is_better = data.problem_type != REGRESSION
     if model_args.multi_label_threshold is not None and data.problem_type != MULTI_LABEL:
         raise TextclsError("--multi_label_threshold applies to multi-label data only (labels that are lists).")
+    # The Trainer's LabelSmoother takes a softmax over the logits: on one regression output it is always 0, and
+    # multi-label targets are not one class index each.
+    if training_args.label_smoothing_factor and data.problem_type != SINGLE_LABEL:
+        raise TextclsError(
+            f"--label_smoothing_factor applies to single-label classification only; this data is {data.problem_type}."
+        )
 
 
 def tokenize_data(
