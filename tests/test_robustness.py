@@ -43,6 +43,7 @@ def bad_inputs(tmp_path_factory):
     write_csv(folder / "one_class.csv", [{**r, "label": "positive"} for r in rows])
     scores = [{"text": r["text"], "label": 0.25 * (i % 7)} for i, r in enumerate(rows)]
     write_csv(folder / "scores.csv", scores)
+    (folder / "tags.jsonl").write_text("".join(json.dumps({"text": r["text"], "tags": [r["label"]]}) + "\n" for r in rows))
     write_csv(folder / "scores_inf.csv", [{**r, "label": "inf" if i == 3 else r["label"]} for i, r in enumerate(scores)])
     # pandas' default DataFrame.to_json: {"text": {"0": ..., "1": ...}, "label": {...}}
     columns = {key: {str(i): r[key] for i, r in enumerate(rows)} for key in ("text", "label")}
@@ -156,6 +157,15 @@ TRAIN_CASES = {
     "dropout over 1": (["--train_file", "{d}/good.csv", "--dropout", "2"],
                        "--dropout 2.0 is not valid: use a number from 0 up to (not including) 1"),
     "kernel size 0": (["--train_file", "{d}/good.csv", "--kernel_sizes", "0", "3"], "--kernel_sizes 0 is not valid"),
+    "label smoothing of 1": (["--train_file", "{d}/good.csv", "--label_smoothing_factor", "1"],
+                             "--label_smoothing_factor 1.0 is not valid: use a number from 0 up to (not including) 1."),
+    # The Trainer's label smoothing needs one class per text.
+    "label smoothing on multi-label data": (
+        ["--train_file", "{d}/tags.jsonl", "--label_column", "tags", "--label_smoothing_factor", "0.1"],
+        "--label_smoothing_factor applies to single-label classification only; this data is multi_label_classification."),
+    "label smoothing on regression data": (
+        ["--train_file", "{d}/scores.csv", "--label_smoothing_factor", "0.1"],
+        "--label_smoothing_factor applies to single-label classification only; this data is regression."),
     "zero epochs": (["--train_file", "{d}/good.csv", "--num_train_epochs", "0"],
                     "--num_train_epochs 0 trains for zero steps"),
     "zero max_steps": (["--train_file", "{d}/good.csv", "--max_steps", "0"], "--max_steps 0 trains for zero steps"),

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import error_line
 from transformers import (
     AutoModelForSequenceClassification,
     AutoTokenizer,
@@ -224,22 +223,6 @@ def test_multi_label_and_regression_data_pick_their_heads(tmp_path):
     config = json.loads((tmp_path / "r" / "config.json").read_text())
     assert config["problem_type"] == "regression" and len(config["id2label"]) == 1
     assert_predict_matches_model(tmp_path / "r", tmp_path, lambda logits: logits[:, 0])
-
-
-@pytest.mark.parametrize("problem_type", ["multi_label_classification", "regression"])
-def test_label_smoothing_needs_one_class_per_text(problem_type, tmp_path, capsys):
-    rows = synthetic_rows(20, 4)
-    if problem_type == "regression":
-        data = write_csv(tmp_path / "scores.csv", [{"text": r["text"], "score": 0.5} for r in rows])
-        column = "score"
-    else:
-        data = tmp_path / "tags.jsonl"
-        data.write_text("".join(json.dumps({"text": r["text"], "tags": [r["label"]]}) + "\n" for r in rows))
-        column = "tags"
-    message = error_line(["train", "--train_file", str(data), "--label_column", column, "--label_smoothing_factor",
-                          "0.1", "--output_dir", str(tmp_path / "run"), *FAST], capsys)
-    assert message == f"--label_smoothing_factor applies to single-label classification only; this data is {problem_type}."
-    assert not (tmp_path / "run" / "config.json").exists()
 
 
 def assert_predict_matches_model(checkpoint, tmp_path, expected_from_logits):

@@ -45,6 +45,7 @@ _TRAINING_FLAGS = {
     "learning_rate": _POSITIVE,
     "num_train_epochs": (lambda v: math.isfinite(v) and v >= 0, "a number of epochs greater than 0"),
     "weight_decay": (lambda v: math.isfinite(v) and v >= 0, "a number of at least 0"),
+    "label_smoothing_factor": _PROBABILITY,
     "max_grad_norm": (lambda v: math.isfinite(v) and v >= 0, "a number of at least 0 (0 turns clipping off)"),
     "logging_steps": _POSITIVE,
     "seed": (lambda v: 0 <= v < 2**32, "a whole number from 0 to 4294967295"),
