@@ -84,6 +84,9 @@ VARIANTS = {
     # Softer targets (Szegedy et al. 2016): the run learns its 2,000 posts by heart (training loss ~0.002) and loses
     # ~7 points from validation to the later test posts; smoothing keeps the logits from growing without bound.
     "label-smoothing-0.1": ["--label_smoothing_factor", "0.1"],
+    # Weight-decomposed adapters (DoRA, Liu et al. 2024): a per-row magnitude trained apart from the low-rank
+    # direction update, closer to full fine-tuning's updates than LoRA's at the same rank (peft's `use_dora`).
+    "dora": ["--use_dora"],
 }
 
 

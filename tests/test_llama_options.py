@@ -309,6 +309,32 @@ def test_quantized_lora_saves_a_dequantized_merged_model(bits, tiny_llama, data_
         torch.testing.assert_close(merged(**batch).logits.float(), adapted(**batch).logits.float(), atol=0.02, rtol=0.01)
 
 
+def test_dora_trains_magnitudes_and_saves_a_merged_model_that_computes_the_adapter(tiny_llama, data_dir, tmp_path):
+    from peft import PeftModel
+
+    output_dir = tmp_path / "dora"
+    run(recipe_args(tiny_llama, data_dir, output_dir, "--use_lora", "--use_dora", "--learning_rate", "2e-2"))
+    assert json.loads((output_dir / "adapter" / "adapter_config.json").read_text())["use_dora"] is True
+    assert "- use_dora: `True`" in (output_dir / "README.md").read_text()
+    # peft starts each magnitude at its weight's row norms; training moved them.
+    with safe_open(str(output_dir / "adapter" / "adapter_model.safetensors"), "pt") as adapter:
+        magnitudes = {name: adapter.get_tensor(name) for name in adapter.keys() if "lora_magnitude_vector" in name}
+    base_layer = LlamaForCausalLM.from_pretrained(tiny_llama).model.layers[0].self_attn.q_proj.weight
+    (q_proj_magnitude,) = [m for name, m in magnitudes.items() if "layers.0.self_attn.q_proj" in name]
+    assert len(magnitudes) == 2 * 7  # every projection of both layers
+    assert not torch.allclose(q_proj_magnitude, base_layer.norm(dim=1), atol=1e-4)
+
+    # The merged model (no peft needed) computes what the adapter does on the base checkpoint.
+    tokenizer = AutoTokenizer.from_pretrained(output_dir)
+    batch = tokenizer(["a good film", "the plot was dull and awful", "a story"], padding=True, return_tensors="pt")
+    merged = AutoModelForSequenceClassification.from_pretrained(output_dir).eval()
+    base = textcls.LlamaForSequenceClassification.from_pretrained(tiny_llama, num_labels=2,
+                                                                  pad_token_id=tokenizer.pad_token_id)
+    adapted = PeftModel.from_pretrained(base, output_dir / "adapter").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(merged(**batch).logits, adapted(**batch).logits, atol=1e-5, rtol=0)
+
+
 # ----------------------------------------------------------------------------------------------
 # The defaults: in --help and in the model card
 

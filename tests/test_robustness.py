@@ -147,6 +147,8 @@ TRAIN_CASES = {
     "negative learning rate": (["--train_file", "{d}/good.csv", "--learning_rate", "-0.1"],
                                "--learning_rate -0.1 is not valid: use a number greater than 0"),
     "lora_r 0": (["--train_file", "{d}/good.csv", "--use_lora", "--lora_r", "0"], "--lora_r 0 is not valid"),
+    "DoRA without LoRA": (["--train_file", "{d}/good.csv", "--use_dora"],
+                          "--use_dora trains LoRA adapters of another kind: add --use_lora, or drop --use_dora."),
     "prompt suffix on a word-level family": (["--train_file", "{d}/good.csv", "--prompt_suffix", "topic:"],
                                              "--prompt_suffix applies to llama (a decoder that pools its last token), not textcnn."),
     "padding-free batches on a word-level family": (

@@ -122,6 +122,11 @@ class ModelArguments:
     lora_r: int = field(default=8, metadata={"help": "LoRA rank (llama: 16)."})
     lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling numerator: adapters scale by alpha / r."})
     lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA adapters' input."})
+    use_dora: bool = field(
+        default=False,
+        metadata={"help": "With --use_lora: weight-decomposed adapters (DoRA, peft): each adapted weight's direction "
+                  "learns through the low-rank update, its per-row magnitude as a vector of its own."},
+    )
     lora_target_modules: list[str] | None = field(
         default=None, metadata={"help": "Module names (or one regex) to adapt; default per family."}
     )

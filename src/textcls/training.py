@@ -223,6 +223,7 @@ def apply_lora(model, model_args: ModelArguments, gradient_checkpointing: bool =
         r=model_args.lora_r,
         lora_alpha=model_args.lora_alpha,
         lora_dropout=model_args.lora_dropout,
+        use_dora=model_args.use_dora,
         target_modules=target_modules,
         modules_to_save=head_modules(model),
     )
@@ -402,7 +403,8 @@ def hyperparameters(
     if model_args.class_weight != ["none"]:
         params.update(class_weight=" ".join(model_args.class_weight))
     if model_args.use_lora:
-        params.update(lora_r=model_args.lora_r, lora_alpha=model_args.lora_alpha, lora_dropout=model_args.lora_dropout)
+        params.update(lora_r=model_args.lora_r, lora_alpha=model_args.lora_alpha, lora_dropout=model_args.lora_dropout,
+                      use_dora=model_args.use_dora or None)
         targets = model_args.lora_target_modules or family.default_lora_targets(model.get_base_model())
         params.update(lora_target_modules=" ".join(targets))
     return params  # the card leaves out what is None

@@ -71,6 +71,8 @@ def check_arguments(model_args, data_args, run_args, training_args) -> None:
     for size in model_args.kernel_sizes or ():
         if size < 1:
             raise TextclsError(f"--kernel_sizes {size} is not valid: use widths of at least 1, e.g. 3 4 5.")
+    if model_args.use_dora and not model_args.use_lora:
+        raise TextclsError("--use_dora trains LoRA adapters of another kind: add --use_lora, or drop --use_dora.")
     _check_flags(data_args, _DATA_FLAGS)
     for flag in ("train_file", "validation_file", "test_file", "dataset"):
         path = getattr(data_args, flag)
