@@ -87,6 +87,9 @@ VARIANTS = {
     # Weight-decomposed adapters (DoRA, Liu et al. 2024): a per-row magnitude trained apart from the low-rank
     # direction update, closer to full fine-tuning's updates than LoRA's at the same rank (peft's `use_dora`).
     "dora": ["--use_dora"],
+    # Twice the adapters' rank at the same scale (alpha / r = 2): the rank is the one adapter knob issue 12 names that
+    # no run at today's defaults has changed alone.
+    "rank-32": ["--lora_r", "32", "--lora_alpha", "64"],
 }
 
 
