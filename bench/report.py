@@ -67,6 +67,7 @@ def main() -> int:
         "make bench-real-corpora      # python bench/real_corpora.py: class weights, long texts, tuning (hours)",
         "python bench/llama_defaults.py --bf16                  # SmolLM2 + LoRA vs TF-IDF on 2,000 examples, bf16 (~3 h)",
         "python bench/llama_defaults.py --bf16 --grid --only 20newsgroups/lora-truncate   # a one-change variant",
+        "python bench/llama_defaults.py --bf16 --only 20newsgroups/lora-defaults --seed 43   # the defaults, another seed",
         "python bench/llama_pooling_probe.py                    # frozen SmolLM2 states, 3 poolings, linear probe (~12 min)",
         "python bench/llama_pooling_probe.py --max_seq_length 512   # the same probe on 512 tokens (~16 min)",
         "python bench/llama_pooling_probe.py --prompt_suffix $'\\n\\nThis text is about'   # each text ends with a prompt (~12 min)",
@@ -129,7 +130,8 @@ def main() -> int:
     llama = load_json(RESULTS_DIR / "llama_defaults.json", {"records": []})
     out += ["## Llama defaults on 2,000 training examples (`python bench/llama_defaults.py`)", "",
             "SmolLM2-135M + LoRA at the Llama family's defaults and TF-IDF + LR, both trained on the same first",
-            "2,000 examples of each corpus's training split; target: LoRA's test accuracy >= TF-IDF's.", "",
+            "2,000 examples of each corpus's training split; target: LoRA's test accuracy >= TF-IDF's, at seed 42",
+            "(other seeds: the same examples, another initialisation of the head and adapters and batch order).", "",
             "In bf16 autocast (`python bench/llama_defaults.py --bf16`, `--bf16 --use_cpu` for the recipe):", ""]
     llama_bf16 = load_json(RESULTS_DIR / "llama_defaults-bf16.json", {"records": []})
     out += [llama_defaults_table(llama_bf16["records"]) if llama_bf16["records"] else "*not run yet*", ""]
