@@ -62,6 +62,23 @@ def test_gradients_reach_every_trainable_parameter(family):
             assert parameter.grad is None, name
 
 
+def test_resize_token_embeddings_keeps_the_old_rows(family):
+    # The accessors are transformers' own (the base model's `embeddings.embed_tokens`, or `model.embed_tokens` for
+    # the Llama): what a user calls after adding tokens to the tokenizer.
+    model = tiny_model(family, num_labels=2)
+    table = model.get_input_embeddings()
+    assert table is model.base_model.get_input_embeddings()
+    before = table.weight.detach().clone()
+    model.resize_token_embeddings(before.shape[0] + 5, mean_resizing=False)
+    resized = model.get_input_embeddings()
+    assert resized.weight.shape == (before.shape[0] + 5, before.shape[1])
+    assert model.config.vocab_size == before.shape[0] + 5
+    torch.testing.assert_close(resized.weight[: before.shape[0]], before, atol=0, rtol=0)
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([[3, before.shape[0] + 4]])).logits  # a new token's id
+    assert logits.shape == (1, 2) and torch.isfinite(logits).all()
+
+
 @pytest.mark.parametrize("family_name", ["textcnn", "dpcnn"])
 def test_static_embeddings_stay_frozen_through_training(family_name):
     model = tiny_model(family_name, num_labels=2, embedding_mode="static").train()

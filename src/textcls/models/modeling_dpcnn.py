@@ -126,12 +126,6 @@ class DPCNNModel(DPCNNPreTrainedModel):
         self.blocks = nn.ModuleList(DPCNNBlock(config.num_filters) for _ in range(config.num_blocks))
         self.post_init()
 
-    def get_input_embeddings(self):
-        return self.embeddings.embed_tokens
-
-    def set_input_embeddings(self, value):
-        self.embeddings.embed_tokens = value
-
     def forward(
         self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None, **kwargs
     ) -> BaseModelOutputWithPooling:
@@ -176,12 +170,6 @@ class DPCNNForSequenceClassification(DPCNNPreTrainedModel):
         # Named `classifier` so that peft's SEQ_CLS task trains and saves it with the adapter.
         self.classifier = nn.Linear(config.num_filters, config.num_labels)
         self.post_init()
-
-    def get_input_embeddings(self):
-        return self.dpcnn.get_input_embeddings()
-
-    def set_input_embeddings(self, value):
-        self.dpcnn.set_input_embeddings(value)
 
     def forward(
         self,

@@ -131,12 +131,6 @@ class FastTextModel(FastTextPreTrainedModel):
         self.hidden = nn.Linear(config.embedding_dim, config.hidden_size) if config.hidden_size > 0 else None
         self.post_init()
 
-    def get_input_embeddings(self):
-        return self.embeddings.embed_tokens
-
-    def set_input_embeddings(self, value):
-        self.embeddings.embed_tokens = value
-
     def forward(
         self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None, **kwargs
     ) -> BaseModelOutputWithPooling:
@@ -172,12 +166,6 @@ class FastTextForSequenceClassification(FastTextPreTrainedModel):
         # Named `classifier` so that peft's SEQ_CLS task trains and saves it with the adapter.
         self.classifier = nn.Linear(config.hidden_size or config.embedding_dim, config.num_labels)
         self.post_init()
-
-    def get_input_embeddings(self):
-        return self.fasttext.get_input_embeddings()
-
-    def set_input_embeddings(self, value):
-        self.fasttext.set_input_embeddings(value)
 
     def forward(
         self,

@@ -146,12 +146,6 @@ class LlamaForSequenceClassification(LlamaPreTrainedModel):
                 vars(model).pop(marker, None)
         return model
 
-    def get_input_embeddings(self):
-        return self.model.embed_tokens
-
-    def set_input_embeddings(self, value):
-        self.model.embed_tokens = value
-
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,

@@ -100,12 +100,6 @@ class TextCNNModel(TextCNNPreTrainedModel):
         )
         self.post_init()
 
-    def get_input_embeddings(self):
-        return self.embeddings.embed_tokens
-
-    def set_input_embeddings(self, value):
-        self.embeddings.embed_tokens = value
-
     def forward(
         self,
         input_ids: torch.LongTensor,
@@ -145,12 +139,6 @@ class TextCNNForSequenceClassification(TextCNNPreTrainedModel):
         # Named `classifier` so that peft's SEQ_CLS task trains and saves it with the adapter.
         self.classifier = nn.Linear(config.num_filters * len(config.kernel_sizes), config.num_labels)
         self.post_init()
-
-    def get_input_embeddings(self):
-        return self.textcnn.get_input_embeddings()
-
-    def set_input_embeddings(self, value):
-        self.textcnn.set_input_embeddings(value)
 
     def forward(
         self,

@@ -128,12 +128,6 @@ class TextRNNModel(TextRNNPreTrainedModel):
         self.attention = nn.Linear(2 * config.hidden_size, 1, bias=False) if config.pooling == "attention" else None
         self.post_init()
 
-    def get_input_embeddings(self):
-        return self.embeddings.embed_tokens
-
-    def set_input_embeddings(self, value):
-        self.embeddings.embed_tokens = value
-
     def forward(
         self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None, **kwargs
     ) -> BaseModelOutputWithPooling:
@@ -179,12 +173,6 @@ class TextRNNForSequenceClassification(TextRNNPreTrainedModel):
         # Named `classifier` so that peft's SEQ_CLS task trains and saves it with the adapter.
         self.classifier = nn.Linear(2 * config.hidden_size, config.num_labels)
         self.post_init()
-
-    def get_input_embeddings(self):
-        return self.textrnn.get_input_embeddings()
-
-    def set_input_embeddings(self, value):
-        self.textrnn.set_input_embeddings(value)
 
     def forward(
         self,
