@@ -256,13 +256,14 @@ def main(argv: list[str] | None = None) -> int:
             stopped = output_dir.is_dir() and not (output_dir / FINISHED_MARKER).exists()
             record = run_recipe(run, args.seed, output_dir, resume=args.resume and stopped)
             record["eval_history"] = eval_history(output_dir)
+        # Each record names its own machine: one run takes hours, and the file's records come from several.
         record.update(corpus=run["corpus"], name=run["name"], seed=args.seed, identity=same,
-                      wall_s=time.perf_counter() - start)
+                      wall_s=time.perf_counter() - start, machine=machine_info())
         # Re-read before writing: two calls with disjoint --only may share the file.
         results = load_json(results_path, {"records": []})
         results["records"] = [r for r in results["records"] if record_key(r) != key]
         results["records"].append(record)
-        results["machine"] = machine_info()
+        results["machine"] = record["machine"]
         save_json(results_path, results)
         print(f"=== {label}: test accuracy {record['test_accuracy']:.4f}, validation {record['eval_accuracy']:.4f}, "
               f"wall {record['wall_s']:.0f} s", flush=True)
