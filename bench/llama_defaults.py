@@ -71,6 +71,10 @@ VARIANTS = {
     # The head's rate the other way: at the adapters' rate (above) 20newsgroups learnt more slowly and ended lower on
     # validation (bench/notes.md, "Session 44").
     "head-lr-double": ["--head_learning_rate", str(LLAMA.lora_training_defaults["head_learning_rate"] * 2)],
+    # No warm-up: the adapters start at zero (peft's B = 0) and the loss falls from the first logged steps, so the
+    # 6% warm-up may only withhold learning rate, as the adapters' rate doubled gained on 20newsgroups validation
+    # (bench/notes.md, "Session 45").
+    "warmup-none": ["--warmup_steps", "0"],
     "q-v-only-r8": ["--lora_target_modules", "q_proj", "v_proj", "--lora_r", "8", "--lora_alpha", "16"],
     "max-len-128": ["--max_seq_length", "128"],
     # Twice the optimizer steps for the same compute (375 -> 750 on 2,000 examples over 3 epochs); the Trainer's own
