@@ -77,7 +77,7 @@ VARIANTS = {
     "warmup-none": ["--warmup_steps", "0"],
     # The other way: twice the warm-up. Without one 20newsgroups learnt faster but ended lower on validation
     # (bench/notes.md, "Session 45").
-    "warmup-double": ["--warmup_steps", "0.12"],
+    "warmup-double": ["--warmup_steps", str(LLAMA.training_defaults["warmup_steps"] * 2)],
     "q-v-only-r8": ["--lora_target_modules", "q_proj", "v_proj", "--lora_r", "8", "--lora_alpha", "16"],
     "max-len-128": ["--max_seq_length", "128"],
     # Twice the optimizer steps for the same compute (375 -> 750 on 2,000 examples over 3 epochs); the Trainer's own
