@@ -78,6 +78,10 @@ VARIANTS = {
     # The other way: twice the warm-up. Without one 20newsgroups learnt faster but ended lower on validation
     # (bench/notes.md, "Session 45").
     "warmup-double": ["--warmup_steps", str(LLAMA.training_defaults["warmup_steps"] * 2)],
+    # Two changes on purpose: the adapters' rate doubled beat the defaults on 20newsgroups at two seeds, and a faster
+    # rate is where a longer warm-up should matter most (bench/notes.md, "Session 47").
+    "lr-double-warmup-double": ["--learning_rate", str(LORA_LR * 2),
+                                "--warmup_steps", str(LLAMA.training_defaults["warmup_steps"] * 2)],
     "q-v-only-r8": ["--lora_target_modules", "q_proj", "v_proj", "--lora_r", "8", "--lora_alpha", "16"],
     "max-len-128": ["--max_seq_length", "128"],
     # Twice the optimizer steps for the same compute (375 -> 750 on 2,000 examples over 3 epochs); the Trainer's own
