@@ -56,6 +56,9 @@ LLAMA = FAMILIES["llama"]
 LORA_LR = LLAMA.lora_training_defaults["learning_rate"]
 PREFIX_TFIDF = f"tfidf-lr-first-{LLAMA.max_seq_length}"
 TARGET_SEED = 42
+# Two variants' changes, and one variant made of both.
+LR_DOUBLE = ["--learning_rate", str(LORA_LR * 2)]
+WARMUP_DOUBLE = ["--warmup_steps", str(LLAMA.training_defaults["warmup_steps"] * 2)]
 
 # One change to the defaults each; the defaults stand while none beats them on validation.
 VARIANTS = {
@@ -63,7 +66,7 @@ VARIANTS = {
     "lr-half": ["--learning_rate", str(LORA_LR / 2)],
     # Validation still rose at epoch 3 with windows (bench/notes.md): more movement for the same steps, where 5 epochs
     # would cost 5/3 of the time.
-    "lr-double": ["--learning_rate", str(LORA_LR * 2)],
+    "lr-double": LR_DOUBLE,
     # Each doubling of the adapters' rate so far gained less on 20newsgroups (2e-4 -> 4e-4 -> 8e-4: +0.7, +0.3 points
     # of test): where does the curve turn?
     "lr-quadruple": ["--learning_rate", str(LORA_LR * 4)],
@@ -77,11 +80,10 @@ VARIANTS = {
     "warmup-none": ["--warmup_steps", "0"],
     # The other way: twice the warm-up. Without one 20newsgroups learnt faster but ended lower on validation
     # (bench/notes.md, "Session 45").
-    "warmup-double": ["--warmup_steps", str(LLAMA.training_defaults["warmup_steps"] * 2)],
+    "warmup-double": WARMUP_DOUBLE,
     # Two changes on purpose: the adapters' rate doubled beat the defaults on 20newsgroups at two seeds, and a faster
     # rate is where a longer warm-up should matter most (bench/notes.md, "Session 47").
-    "lr-double-warmup-double": ["--learning_rate", str(LORA_LR * 2),
-                                "--warmup_steps", str(LLAMA.training_defaults["warmup_steps"] * 2)],
+    "lr-double-warmup-double": [*LR_DOUBLE, *WARMUP_DOUBLE],
     "q-v-only-r8": ["--lora_target_modules", "q_proj", "v_proj", "--lora_r", "8", "--lora_alpha", "16"],
     "max-len-128": ["--max_seq_length", "128"],
     # Twice the optimizer steps for the same compute (375 -> 750 on 2,000 examples over 3 epochs); the Trainer's own
