@@ -60,7 +60,8 @@ TARGET_SEED = 42
 LR_DOUBLE = ["--learning_rate", str(LORA_LR * 2)]
 WARMUP_DOUBLE = ["--warmup_steps", str(LLAMA.training_defaults["warmup_steps"] * 2)]
 
-# One change to the defaults each; the defaults stand while none beats them on validation.
+# One change to the defaults each, or two where a comment says so; the defaults stand while none beats them on
+# validation.
 VARIANTS = {
     "defaults": [],
     "lr-half": ["--learning_rate", str(LORA_LR / 2)],
