@@ -343,7 +343,7 @@ def test_llama_lora_defaults_show_in_help(capsys):
     with pytest.raises(SystemExit):
         cli_main(["train", "--model_type", "llama", "--use_lora", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    for flag, default in (("--learning_rate", "0.0004"), ("--head_learning_rate", "0.001"), ("--lora_r", "16"),
+    for flag, default in (("--learning_rate", "0.0008"), ("--head_learning_rate", "0.001"), ("--lora_r", "16"),
                           ("--lora_alpha", "32"), ("--num_train_epochs", "3"), ("--warmup_steps", "0.06"),
                           ("--torch_dtype", "auto"), ("--lora_dropout", "0.0"), ("--long_text", "chunk")):
         section = re.split(r" --\w+ ", help_text.split(f" {flag} ", 1)[1])[0]  # up to the next flag
@@ -365,7 +365,7 @@ def test_llama_lora_defaults_show_in_the_model_card(tiny_llama, data_dir, tmp_pa
     run(recipe_args(tiny_llama, data_dir, output_dir, "--use_lora"))
     card = (output_dir / "README.md").read_text()
     hyperparameters = card.split("## Training hyperparameters")[1].split("##")[0]
-    for line in ("- learning_rate: `0.0004`", "- head_learning_rate: `0.001`", "- lora_r: `16`", "- lora_alpha: `32`",
+    for line in ("- learning_rate: `0.0008`", "- head_learning_rate: `0.001`", "- lora_r: `16`", "- lora_alpha: `32`",
                  "- warmup_steps: `0.06`", "- max_seq_length: `256`", "- torch_dtype: `float32`",
                  "- lora_dropout: `0.0`", "- long_text: `chunk`", "- chunk_stride: `64`",
                  "- lora_target_modules: `q_proj k_proj v_proj o_proj gate_proj up_proj down_proj`"):
