@@ -107,6 +107,10 @@ VARIANTS = {
     # Twice the adapters' rank at the same scale (alpha / r = 2): the rank is the one adapter knob issue 12 names that
     # no run at today's defaults has changed alone.
     "rank-32": ["--lora_r", "32", "--lora_alpha", "64"],
+    # The Trainer's NEFTune (Jain et al. 2023): uniform noise on the input embeddings while training, against learning
+    # the 2,000 posts by heart. At alpha 5 the noise was too weak to move the loss (bench/notes.md, "Session 33"); at 15
+    # it is +-15/sqrt(256 x 576) = +-0.039 per element against SmolLM2's embedding standard deviation of 0.136.
+    "neftune-15": ["--neftune_noise_alpha", "15"],
 }
 
 
