@@ -111,6 +111,10 @@ VARIANTS = {
     # the 2,000 posts by heart. At alpha 5 the noise was too weak to move the loss (bench/notes.md, "Session 33"); at 15
     # it is +-15/sqrt(256 x 576) = +-0.039 per element against SmolLM2's embedding standard deviation of 0.136.
     "neftune-15": ["--neftune_noise_alpha", "15"],
+    # AdamW's decoupled weight decay, which the Llama defaults leave at the Trainer's 0: it pulls the adapters back
+    # towards the frozen model (peft's B starts at 0) and keeps the new head's weights small, a regulariser no run
+    # had tried (bench/notes.md, "Session 52"). 0.1 as in Llama 2's pre-training (Touvron et al. 2023).
+    "weight-decay-0.1": ["--weight_decay", "0.1"],
 }
 
 
