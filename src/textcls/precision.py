@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import warnings
 from pathlib import Path
 
 import torch
@@ -166,6 +167,11 @@ def merge_lora(model, adapter_dir: Path):
     if is_quantized(model.get_base_model()):
         base = model.unload().dequantize()
         model = PeftModel.from_pretrained(base, adapter_dir)
-    merge_lora_in_place(model)  # a no-op after the final evaluation's merge; needed for FSDP, DeepSpeed, 4/8-bit
-    merged = model.unload()
+    # merge_and_unload, not unload: since peft 0.22 `unload` puts back the head as it was before training (the
+    # original module under peft's `modules_to_save` copy), `merge_and_unload` keeps the trained copy. It merges
+    # only what is still unmerged (FSDP, DeepSpeed, 4/8-bit); after the final evaluation's `merge_lora_in_place`
+    # that is nothing, which peft would announce in a warning that means no harm here.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="All adapters are already merged")
+        merged = model.merge_and_unload()
     return merged.to(dtype) if isinstance(dtype, torch.dtype) else merged
