@@ -115,6 +115,10 @@ VARIANTS = {
     # towards the frozen model (peft's B starts at 0) and keeps the new head's weights small, a regulariser no run
     # had tried (bench/notes.md, "Session 52"). 0.1 as in Llama 2's pre-training (Touvron et al. 2023).
     "weight-decay-0.1": ["--weight_decay", "0.1"],
+    # Each training post counts once, its windows sharing its weight, as in evaluation (one prediction per post). By
+    # windows, labels whose posts run long weigh up to 1.7x their share of the 2,000 posts (talk.politics.misc) and
+    # others 0.62x (misc.forsale, comp.sys.mac.hardware): the head learns the windows' label prior, not the posts'.
+    "text-weighting": ["--chunk_weighting", "text"],
 }
 
 

@@ -60,6 +60,44 @@ def test_multi_label_pos_weight_by_hand():
     assert loss.item() == pytest.approx(sum(terms) / len(terms), abs=1e-6)
 
 
+def test_row_weights_by_hand_for_every_problem_type():
+    """Each row's loss times its weight, over what the unweighted mean divides by; weights of 1 change nothing."""
+    rows, weights = [[2.0, 0.0, -1.0], [0.5, 0.5, 0.5], [1.0, 3.0, 0.0], [0.0, 1.0, 2.0]], [0.5, 2.0, 1.0, 0.25]
+    labels = [0, -100, 1, 2]
+    for class_weights in (None, [0.5, 3.0, 1.0]):
+        config = Config(3, class_weights=class_weights)
+        w = class_weights or [1.0, 1.0, 1.0]
+        kept = [(row, y, s) for row, y, s in zip(rows, labels, weights) if y != -100]
+        expected = sum(-s * w[y] * log_softmax(row, y) for row, y, s in kept) / sum(w[y] for _, y, _ in kept)
+        loss = sequence_classification_loss(torch.tensor(rows), torch.tensor(labels), config, torch.tensor(weights))
+        assert loss.item() == pytest.approx(expected, abs=1e-6)
+        ones = sequence_classification_loss(torch.tensor(rows), torch.tensor(labels), config, torch.ones(4))
+        assert ones.item() == pytest.approx(sequence_classification_loss(torch.tensor(rows), torch.tensor(labels),
+                                                                         config).item(), abs=1e-6)
+
+    predictions, targets = torch.tensor([[0.5], [2.0], [-1.0]]), torch.tensor([1.0, 1.0, 0.0])
+    loss = sequence_classification_loss(predictions, targets, Config(1), torch.tensor([1.0, 0.5, 2.0]))
+    assert loss.item() == pytest.approx((1.0 * 0.25 + 0.5 * 1.0 + 2.0 * 1.0) / 3, abs=1e-6)
+    one_row = sequence_classification_loss(predictions[:1], targets[:1], Config(1), torch.tensor([2.0]))
+    assert one_row.item() == pytest.approx(2.0 * 0.25, abs=1e-6)  # a batch of one row squeezes to 0-d
+
+    logits, multi_hot = torch.tensor([[0.0, 2.0], [-1.0, 0.5]]), torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    for pos_weight in (None, [4.0, 0.5]):
+        config = Config(2, problem_type="multi_label_classification", class_weights=pos_weight)
+        per_row = torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, multi_hot, reduction="none", pos_weight=None if pos_weight is None else torch.tensor(pos_weight)
+        ).mean(-1)
+        loss = sequence_classification_loss(logits, multi_hot, config, torch.tensor([3.0, 1.0]))
+        assert loss.item() == pytest.approx(((3.0 * per_row[0] + per_row[1]) / 2).item(), abs=1e-6)
+
+
+def test_label_smoothing_with_row_weights_is_torchs():
+    logits, labels = torch.tensor([[2.0, 0.0, -1.0], [1.0, 3.0, 0.0]]), torch.tensor([0, 2])
+    loss = sequence_classification_loss(logits, labels, Config(3), torch.tensor([1.0, 3.0]), label_smoothing=0.1)
+    per_row = torch.nn.functional.cross_entropy(logits, labels, reduction="none", label_smoothing=0.1)
+    assert loss.item() == pytest.approx(((per_row[0] + 3.0 * per_row[1]) / 2).item(), abs=1e-6)
+
+
 @pytest.mark.parametrize("num_labels, labels", [(3, torch.tensor([2, 0, 1])), (3, torch.tensor([[1.0, 0.0, 1.0]] * 3))])
 def test_every_family_reads_the_weights_from_its_config(family, num_labels, labels):
     model = tiny_model(family, num_labels=num_labels)

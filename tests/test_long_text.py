@@ -16,6 +16,7 @@ import textcls
 from textcls.cli import main as cli_main
 from textcls.errors import TextclsError
 from textcls.inference import load_checkpoint, predict_logits
+from textcls.collation import WINDOW_WEIGHT, packed_batch
 from textcls.long_text import (
     WindowCollator,
     encode_windows,
@@ -84,6 +85,35 @@ def test_trainer_evaluation_gives_one_row_per_text_equal_to_the_mean_of_its_wind
     assert output.metrics["test_loss"] == pytest.approx(expected_loss.item(), abs=1e-5)
 
 
+def test_text_weighting_gives_every_text_one_share_and_reaches_the_loss(tokenizer, tmp_path):
+    labels = [i % 3 for i in range(len(TEXTS))]
+    splits = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": TEXTS, "label": labels})})
+    assert WINDOW_WEIGHT not in tokenize_chunked_splits(splits, tokenizer, 6, 2)["train"].column_names
+    train = tokenize_chunked_splits(splits, tokenizer, 6, 2, weighting="text")["train"]
+    _, document = encode_windows(tokenizer, TEXTS, 6, 2)
+    weights = np.array(train[WINDOW_WEIGHT])
+    assert min(document.count(i) for i in range(len(TEXTS))) == 1 and max(document.count(i) for i in range(len(TEXTS))) > 2
+    per_text = np.bincount(document, weights=weights)
+    np.testing.assert_allclose(per_text, per_text[0])  # each text weighs the same, however many windows it has
+    assert weights.mean() == pytest.approx(1.0)  # so the loss keeps its scale
+
+    # the Trainer keeps the column (no `forward` takes it) and the loss weighs each window by it
+    model = tiny_model("llama", vocab_size=len(tokenizer), num_labels=3)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    args = TrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True,
+                             per_device_train_batch_size=len(train))
+    trainer = TextclsTrainer(model=model, args=args, train_dataset=train, data_collator=WindowCollator(tokenizer))
+    batch = next(iter(trainer.get_train_dataloader()))
+    assert sorted(batch[WINDOW_WEIGHT].tolist()) == pytest.approx(sorted(weights.tolist()))
+    loss, outputs = trainer.compute_loss(model, batch, return_outputs=True)
+    per_window = torch.nn.functional.cross_entropy(outputs.logits, batch["labels"], reduction="none")
+    assert loss.item() == pytest.approx((per_window * batch[WINDOW_WEIGHT]).mean().item(), abs=1e-5)
+    assert loss.item() != pytest.approx(per_window.mean().item(), abs=1e-3)
+    # packed batches (--padding_free) carry the weights too, one per window
+    packed = packed_batch([train[i] for i in range(4)])
+    assert packed[WINDOW_WEIGHT].tolist() == pytest.approx(weights[:4].tolist())
+
+
 def long_text_files(folder):
     """The sentiment word comes after 12 filler words: a 6-token window from the start never sees it."""
     rng = random.Random(0)
@@ -111,6 +141,10 @@ def test_chunking_sees_what_truncation_cuts_off(tmp_path):
     truncated = run([*files, *SMALL, "--output_dir", str(tmp_path / "truncate")])
     chunked = run([*files, *SMALL, "--long_text", "chunk", "--chunk_stride", "2", "--output_dir", str(tmp_path / "chunk")])
     assert truncated["test_accuracy"] <= 0.75 and chunked["test_accuracy"] >= 0.9, (truncated, chunked)
+    weighted = run([*files, *SMALL, "--long_text", "chunk", "--chunk_stride", "2", "--chunk_weighting", "text",
+                    "--output_dir", str(tmp_path / "weighted")])
+    # every text here is cut into as many windows as any other: each weight is 1, and the training the same
+    assert weighted["train_loss"] == pytest.approx(chunked["train_loss"], rel=1e-5), (weighted, chunked)
 
     config = json.loads((tmp_path / "chunk" / "config.json").read_text())
     assert (config["long_text"], config["chunk_max_length"], config["chunk_stride"]) == ("chunk", 6, 2)
@@ -131,6 +165,7 @@ def test_chunking_sees_what_truncation_cuts_off(tmp_path):
     "flags, message",
     [
         (["--long_text", "window"], "Unknown --long_text 'window'"),
+        (["--long_text", "chunk", "--chunk_weighting", "post"], "Unknown --chunk_weighting 'post'"),
         (["--long_text", "chunk", "--chunk_stride", "-1"], "--chunk_stride must be a number of tokens >= 0"),
         (["--long_text", "chunk", "--chunk_stride", "6"], "--chunk_stride 6 must be below the 6 text tokens"),
     ],

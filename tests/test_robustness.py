@@ -15,7 +15,8 @@ import transformers
 from test_training import REPO, file_args, synthetic_rows, write_csv
 
 from textcls.cli import main as cli_main
-from textcls.run_folder import HOLDER_FILE, LOCK_FILE
+from textcls.errors import TextclsError
+from textcls.run_folder import HOLDER_FILE, LOCK_FILE, RUN_FILE, check_resume_matches
 
 TINY = ["--embedding_dim", "16", "--num_filters", "8", "--per_device_train_batch_size", "16",
         "--disable_tqdm", "true", "--num_train_epochs", "2"]
@@ -211,6 +212,8 @@ TRAIN_CASES = {
                                            "--embedding_dim", "32"], "--embedding_dim was 16, now 32"),
     "resume after --long_text changed": (["--train_file", "{d}/good.csv", "--output_dir", "{d}/unfinished",
                                           "--long_text", "chunk"], "--long_text was truncate, now chunk"),
+    "resume after --chunk_weighting changed": (["--train_file", "{d}/good.csv", "--output_dir", "{d}/unfinished",
+                                                "--chunk_weighting", "text"], "--chunk_weighting was window, now text"),
 }
 OTHER_CASES = {
     "predict: no config": (["predict", "--model", "{d}/no_config", "{d}/texts.txt"], "has no config.json"),
@@ -494,3 +497,14 @@ def test_overwrite_that_fails_keeps_the_previous_model_and_one_that_works_remove
     assert after["notes.txt"] == before["notes.txt"] and after["train.csv"] == before["train.csv"]
     assert after["model.safetensors"] != before["model.safetensors"]
     assert json.loads((run_dir / "all_results.json").read_text())["epoch"] == 1.0
+
+
+def test_a_run_recorded_before_chunk_weighting_resumes_only_with_its_window_weighting(tmp_path):
+    fingerprint = {"model": {"embedding_dim": 16}, "long_text": {"long_text": "chunk", "chunk_stride": None},
+                   "max_seq_length": 8, "problem_type": "single_label_classification", "labels": ["a", "b"], "data": "x"}
+    (tmp_path / RUN_FILE).write_text(json.dumps(fingerprint))  # as runs recorded it before --chunk_weighting
+    now = {**fingerprint, "long_text": {**fingerprint["long_text"], "chunk_weighting": "window"}}
+    check_resume_matches(tmp_path, tmp_path / "checkpoint-6", now)  # what those runs trained with: no error
+    now["long_text"]["chunk_weighting"] = "text"
+    with pytest.raises(TextclsError, match="--chunk_weighting was window, now text"):
+        check_resume_matches(tmp_path, tmp_path / "checkpoint-6", now)

@@ -26,6 +26,7 @@ from .embeddings import PRETRAINED_EMBEDDINGS
 from .errors import TextclsError
 from .families import FAMILIES
 from .long_text import (
+    CHUNK_WEIGHTINGS,
     LONG_TEXT_MODES,
     check_long_text,
 )
@@ -214,6 +215,11 @@ class DataArguments:
     chunk_stride: int | None = field(
         default=None, metadata={"help": "--long_text chunk: tokens shared by consecutive windows (default a quarter)."}
     )
+    chunk_weighting: str = field(
+        default="window",
+        metadata={"help": f"--long_text chunk: what counts once in the training loss, {' or '.join(CHUNK_WEIGHTINGS)} "
+                  "(a text's windows share its weight)."},
+    )
     padding_free: bool = field(
         default=False,
         metadata={"help": "llama: pack each batch's texts end to end in one row, no padding (pays with "
@@ -221,7 +227,7 @@ class DataArguments:
     )
 
     def __post_init__(self):
-        check_long_text(self.long_text, self.chunk_stride)
+        check_long_text(self.long_text, self.chunk_stride, self.chunk_weighting)
 
 
 @dataclass

@@ -17,6 +17,9 @@ from transformers import DataCollatorWithFlattening, DataCollatorWithPadding
 
 from .errors import TextclsError
 
+# Training column and batch key of `--chunk_weighting text` (textcls.long_text): each window's weight in the loss.
+WINDOW_WEIGHT = "window_weight"
+
 
 def as_tensor(values) -> torch.Tensor:
     """A padded (rectangular) list, or a list of numbers, as a tensor with `torch.tensor`'s dtypes
@@ -59,4 +62,7 @@ def packed_batch(features: list[dict]) -> dict[str, torch.Tensor]:
     if label_key is None:
         return batch
     # `labels` first: the Trainer takes the first tensor's length as the batch size (texts, not 1).
-    return {"labels": as_tensor([feature[label_key] for feature in features]), **batch}
+    labelled = {"labels": as_tensor([feature[label_key] for feature in features]), **batch}
+    if WINDOW_WEIGHT in features[0]:  # --chunk_weighting text: one loss weight per text, like its label
+        labelled[WINDOW_WEIGHT] = as_tensor([feature[WINDOW_WEIGHT] for feature in features])
+    return labelled

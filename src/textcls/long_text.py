@@ -6,31 +6,42 @@ tokenizer is a fast one). Training uses every window as an example with its text
 evaluation and prediction average the windows' logits per text, so there is one prediction (and
 one metric row) per text. The default, `truncate`, keeps the first `max_length` tokens.
 
+`--chunk_weighting` says what a training window weighs in the loss: `window`, one example each, so a
+long text counts as many times as it has windows (and labels whose texts run long weigh more than
+their share of texts); `text`, its text's weight shared among its windows, as in evaluation, where
+each text counts once. The `text` weights are scaled to a mean of 1 over the training windows, so the
+loss keeps its scale (the shared loss, models/sequence_classification.py, reads them per row).
+
 The recipe records the setting in the config (`long_text`, `chunk_max_length`, `chunk_stride`), so
 `textcls evaluate` and `textcls predict` classify long texts the way the model was trained.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 import datasets
+import numpy as np
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from .collation import PaddingCollator
+from .collation import WINDOW_WEIGHT, PaddingCollator
 from .errors import TextclsError
 from .models.sequence_classification import sequence_classification_loss
 
 LONG_TEXT_MODES = ("truncate", "chunk")
+CHUNK_WEIGHTINGS = ("window", "text")
 # Batch key that maps each window of an evaluation batch to its text's row in the batch.
 WINDOW_DOCUMENT = "window_document"
 
 
-def check_long_text(mode: str, stride: int | None) -> None:
+def check_long_text(mode: str, stride: int | None, weighting: str = "window") -> None:
     """Flag values that are wrong whatever the tokenizer; a one-line error."""
     if mode not in LONG_TEXT_MODES:
         raise TextclsError(f"Unknown --long_text {mode!r}; choose one of {', '.join(LONG_TEXT_MODES)}.")
+    if weighting not in CHUNK_WEIGHTINGS:
+        raise TextclsError(f"Unknown --chunk_weighting {weighting!r}; choose one of {', '.join(CHUNK_WEIGHTINGS)}.")
     if stride is not None and stride < 0:
         raise TextclsError(f"--chunk_stride must be a number of tokens >= 0 (the overlap of two windows), got {stride}.")
 
@@ -64,15 +75,23 @@ def encode_windows(
 
 
 def tokenize_chunked_splits(
-    dataset: datasets.DatasetDict, tokenizer: PreTrainedTokenizerBase, max_length: int, stride: int
+    dataset: datasets.DatasetDict,
+    tokenizer: PreTrainedTokenizerBase,
+    max_length: int,
+    stride: int,
+    weighting: str = "window",
 ) -> datasets.DatasetDict:
-    """`train`: one row per window with its text's label (and `length` for length-grouped batches);
-    other splits: one row per text whose token columns hold the list of its windows."""
+    """`train`: one row per window with its text's label (and `length` for length-grouped batches; with
+    `weighting="text"`, `WINDOW_WEIGHT`); other splits: one row per text whose token columns hold the
+    list of its windows."""
 
     def windows(batch):
         encoded, document = encode_windows(tokenizer, batch["text"], max_length, stride)
         encoded["label"] = [batch["label"][i] for i in document]
         encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
+        if weighting == "text":  # a text's windows all come from the same batch: its share is 1 / their count
+            counts = Counter(document)
+            encoded[WINDOW_WEIGHT] = [1 / counts[i] for i in document]
         return encoded
 
     def documents(batch):
@@ -83,7 +102,7 @@ def tokenize_chunked_splits(
                 rows[key][row].append(values[window])
         return {**rows, "label": batch["label"]}
 
-    return datasets.DatasetDict(
+    splits = datasets.DatasetDict(
         {
             name: split.map(
                 windows if name == "train" else documents,
@@ -94,6 +113,11 @@ def tokenize_chunked_splits(
             for name, split in dataset.items()
         }
     )
+    if weighting == "text" and "train" in splits and len(splits["train"]):
+        train = splits["train"]
+        shares = np.asarray(train[WINDOW_WEIGHT], dtype=np.float64)
+        splits["train"] = train.remove_columns(WINDOW_WEIGHT).add_column(WINDOW_WEIGHT, shares / shares.mean())
+    return splits
 
 
 class WindowCollator(PaddingCollator):

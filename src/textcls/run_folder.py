@@ -228,19 +228,24 @@ def output_dir_lock(folder: Path) -> Iterator[None]:
 
 # Model flags that change neither the weights' shapes nor their meaning.
 RESUME_INDIFFERENT_FLAGS = ("attn_implementation", "ignore_mismatched_sizes")
+# Flags that run files began to record later, with the value every run before them had.
+FLAGS_RECORDED_LATER = {"chunk_weighting": "window"}
 
 
 def run_fingerprint(model_args, data_args, data, max_seq_length: int) -> dict:
     """What decides a checkpoint's shapes and meaning: model flags, labels, the train/validation data
-    (the word-level families build their vocabulary from it) and how long texts are read (windows are
-    the training examples, so they fix what a step and an epoch are)."""
+    (the word-level families build their vocabulary from it) and how long texts are read and weighed
+    (windows are the training examples, so they fix what a step and an epoch are)."""
     digest = hashlib.sha256()
     for split in ("train", "validation"):
         if split in data.dataset:
             table = data.dataset[split].with_format("arrow")[:]  # with any row selection applied
             digest.update(json.dumps([split, table.column("text").to_pylist(), table.column("label").to_pylist()]).encode())
     flags = {k: v for k, v in asdict(model_args).items() if k not in RESUME_INDIFFERENT_FLAGS}
-    return dict(model=flags, long_text=dict(long_text=data_args.long_text, chunk_stride=data_args.chunk_stride),
+    long_text = dict(
+        long_text=data_args.long_text, chunk_stride=data_args.chunk_stride, chunk_weighting=data_args.chunk_weighting
+    )
+    return dict(model=flags, long_text=long_text,
                 max_seq_length=max_seq_length, problem_type=data.problem_type, labels=data.label_names,
                 data=digest.hexdigest())
 
@@ -250,9 +255,10 @@ def _changes(old: dict, new: dict) -> list[str]:
         text = str(value)
         return text if len(text) <= 30 else text[:27] + "..."
 
-    changes = [f"--{k} was {short(old[group].get(k))}, now {short(v)}"
-               for group in ("model", "long_text") if group in old  # else: recorded before textcls kept it
-               for k, v in new[group].items() if old[group].get(k) != v]
+    recorded = {group: {**FLAGS_RECORDED_LATER, **old[group]} for group in ("model", "long_text") if group in old}
+    changes = [f"--{k} was {short(flags.get(k))}, now {short(v)}"
+               for group, flags in recorded.items()  # a group not in `old`: recorded before textcls kept it
+               for k, v in new[group].items() if flags.get(k) != v]
     if old.get("max_seq_length") != new["max_seq_length"]:
         changes.append(f"--max_seq_length was {old.get('max_seq_length')}, now {new['max_seq_length']}")
     if (old.get("problem_type"), old.get("labels")) != (new["problem_type"], new["labels"]):

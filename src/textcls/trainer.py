@@ -1,5 +1,5 @@
-"""The transformers Trainer as the recipe uses it: our model card, head learning rate, class-weighted
-loss, per-text predictions of chunked texts, resumable length-grouped batches, Ctrl-C saves.
+"""The transformers Trainer as the recipe uses it: our model card, head learning rate, class- and
+window-weighted loss, per-text predictions of chunked texts, resumable length-grouped batches, Ctrl-C saves.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from transformers import (
 )
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from .collation import WINDOW_WEIGHT
 from .long_text import (
     WINDOW_DOCUMENT,
     document_prediction_step,
@@ -131,15 +132,19 @@ class TextclsTrainer(Trainer):
         return optimizer
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        # Class weights live in the config and only the shared loss reads them; transformers' own classifiers
-        # compute an unweighted loss in `forward`, so with weights the shared loss is applied here for every family.
+        # The shared loss is applied here, for every family, to batches that need what only it reads: class
+        # weights (in the config; transformers' own classifiers compute an unweighted loss in `forward`) and
+        # `--chunk_weighting text`'s window weights (a batch key no `forward` takes).
         config = self.accelerator.unwrap_model(model).config
-        if getattr(config, "class_weights", None) is None or "labels" not in inputs:
-            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         inputs = dict(inputs)
+        sample_weight = inputs.pop(WINDOW_WEIGHT, None)
+        if (getattr(config, "class_weights", None) is None and sample_weight is None) or "labels" not in inputs:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         labels = inputs.pop("labels")
         outputs = model(**inputs)
-        loss = sequence_classification_loss(outputs.logits, labels, config)
+        loss = sequence_classification_loss(
+            outputs.logits, labels, config, sample_weight, label_smoothing=self.args.label_smoothing_factor
+        )
         return (loss, outputs) if return_outputs else loss
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
@@ -158,6 +163,12 @@ class TextclsTrainer(Trainer):
             return super().get_train_dataloader()
         finally:
             self.data_collator = evaluation_collator
+
+    def _set_signature_columns_if_needed(self):
+        # The Trainer keeps only the columns `forward` takes; the window weights go to `compute_loss` instead.
+        super()._set_signature_columns_if_needed()
+        if WINDOW_WEIGHT not in self._signature_columns:
+            self._signature_columns.append(WINDOW_WEIGHT)
 
     def _get_train_sampler(self, train_dataset=None):
         sampler = super()._get_train_sampler(train_dataset)

@@ -115,7 +115,7 @@ def tokenize_data(
     if data_args.long_text == "chunk":  # textcls.long_text
         stride = window_stride(tokenizer, max_seq_length, data_args.chunk_stride)
         record_long_text(config, data_args.long_text, max_seq_length, stride)
-        return tokenize_chunked_splits(dataset, tokenizer, max_seq_length, stride)
+        return tokenize_chunked_splits(dataset, tokenizer, max_seq_length, stride, data_args.chunk_weighting)
     return tokenize_splits(dataset, tokenizer, max_seq_length)
 
 

@@ -45,24 +45,60 @@ def infer_problem_type(config, labels: torch.Tensor) -> str:
     return config.problem_type
 
 
-def sequence_classification_loss(logits: torch.Tensor, labels: torch.Tensor, config) -> torch.Tensor:
-    """Loss of pooled logits `[batch, num_labels]` against `labels` for `config.problem_type`."""
+def sequence_classification_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    config,
+    sample_weight: torch.Tensor | None = None,
+    label_smoothing: float = 0.0,
+) -> torch.Tensor:
+    """Loss of pooled logits `[batch, num_labels]` against `labels` for `config.problem_type`.
+
+    `sample_weight` `[batch]` (optional) scales each row's loss; the sum is divided by what the unweighted
+    mean divides by (the rows, or with class weights their targets' weights), so weights of mean 1 keep
+    the loss's scale. `label_smoothing` is cross-entropy's (single-label only).
+    """
     labels = labels.to(logits.device)
     problem_type = infer_problem_type(config, labels)
+    reduction = "mean" if sample_weight is None else "none"
     if problem_type == REGRESSION:
-        # Compute in fp32: under bf16 autocast MSE on low-precision logits is needlessly coarse.
         if config.num_labels == 1:
-            return nn.functional.mse_loss(logits.squeeze(-1).float(), labels.squeeze(-1).float())
-        return nn.functional.mse_loss(logits.float(), labels.float())
+            logits, labels = logits.squeeze(-1), labels.squeeze(-1)
+        # Compute in fp32: under bf16 autocast MSE on low-precision logits is needlessly coarse.
+        loss = nn.functional.mse_loss(logits.float(), labels.float(), reduction=reduction)
+        if sample_weight is None:
+            return loss
+        # one row per weight; `len(labels)` fails on a batch of one row, which squeezes to a 0-d tensor
+        return _weighted_mean(loss.reshape(len(sample_weight), -1).mean(-1), sample_weight)
     class_weights = getattr(config, "class_weights", None)
     if class_weights is not None:
         class_weights = torch.tensor(class_weights, dtype=torch.float32, device=logits.device)
     if problem_type == SINGLE_LABEL:
+        labels = labels.view(-1).long()
         # Weighted: the mean is over the targets' weights (torch's definition), not over the rows.
-        return nn.functional.cross_entropy(
-            logits.view(-1, config.num_labels).float(), labels.view(-1).long(), weight=class_weights, ignore_index=-100
+        loss = nn.functional.cross_entropy(
+            logits.view(-1, config.num_labels).float(),
+            labels,
+            weight=class_weights,
+            ignore_index=-100,
+            reduction=reduction,
+            label_smoothing=label_smoothing,
         )
-    return nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.float(), pos_weight=class_weights)
+        if sample_weight is None:
+            return loss
+        counted = (labels != -100).float()
+        target_weights = counted if class_weights is None else class_weights[labels.clamp(min=0)] * counted
+        return _weighted_mean(loss, sample_weight, target_weights.sum())
+    loss = nn.functional.binary_cross_entropy_with_logits(
+        logits.float(), labels.float(), pos_weight=class_weights, reduction=reduction
+    )
+    return loss if sample_weight is None else _weighted_mean(loss.mean(-1), sample_weight)
+
+
+def _weighted_mean(row_losses: torch.Tensor, sample_weight: torch.Tensor, divisor=None) -> torch.Tensor:
+    """Sum of `row_losses` x `sample_weight`, over `divisor` (default: the number of rows)."""
+    total = (row_losses * sample_weight.to(row_losses.device, torch.float32)).sum()
+    return total / (len(row_losses) if divisor is None else divisor)
 
 
 def set_auto_map(config, module_name: str, base_model_class: str, classifier_class: str) -> None:
