@@ -79,7 +79,7 @@ def test_row_weights_by_hand_for_every_problem_type():
     loss = sequence_classification_loss(predictions, targets, Config(1), torch.tensor([1.0, 0.5, 2.0]))
     assert loss.item() == pytest.approx((1.0 * 0.25 + 0.5 * 1.0 + 2.0 * 1.0) / 3, abs=1e-6)
     one_row = sequence_classification_loss(predictions[:1], targets[:1], Config(1), torch.tensor([2.0]))
-    assert one_row.item() == pytest.approx(2.0 * 0.25, abs=1e-6)  # a batch of one row squeezes to 0-d
+    assert one_row.item() == pytest.approx(2.0 * 0.25, abs=1e-6)  # a batch of one row
 
     logits, multi_hot = torch.tensor([[0.0, 2.0], [-1.0, 0.5]]), torch.tensor([[1.0, 0.0], [1.0, 1.0]])
     for pos_weight in (None, [4.0, 0.5]):

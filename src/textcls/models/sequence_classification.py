@@ -62,14 +62,13 @@ def sequence_classification_loss(
     problem_type = infer_problem_type(config, labels)
     reduction = "mean" if sample_weight is None else "none"
     if problem_type == REGRESSION:
-        if config.num_labels == 1:
-            logits, labels = logits.squeeze(-1), labels.squeeze(-1)
+        if config.num_labels == 1:  # one value per row; `squeeze` would make a batch of one a 0-d tensor
+            logits, labels = logits.reshape(-1), labels.reshape(-1)
         # Compute in fp32: under bf16 autocast MSE on low-precision logits is needlessly coarse.
         loss = nn.functional.mse_loss(logits.float(), labels.float(), reduction=reduction)
         if sample_weight is None:
             return loss
-        # one row per weight; `len(labels)` fails on a batch of one row, which squeezes to a 0-d tensor
-        return _weighted_mean(loss.reshape(len(sample_weight), -1).mean(-1), sample_weight)
+        return _weighted_mean(loss.reshape(len(labels), -1).mean(-1), sample_weight)
     class_weights = getattr(config, "class_weights", None)
     if class_weights is not None:
         class_weights = torch.tensor(class_weights, dtype=torch.float32, device=logits.device)
