@@ -506,5 +506,5 @@ def test_a_run_recorded_before_chunk_weighting_resumes_only_with_its_window_weig
     now = {**fingerprint, "long_text": {**fingerprint["long_text"], "chunk_weighting": "window"}}
     check_resume_matches(tmp_path, tmp_path / "checkpoint-6", now)  # what those runs trained with: no error
     now["long_text"]["chunk_weighting"] = "text"
-    with pytest.raises(TextclsError, match="--chunk_weighting was window, now text"):
+    with pytest.raises(TextclsError, match=r"--chunk_weighting was window \(this run predates the flag\), now text"):
         check_resume_matches(tmp_path, tmp_path / "checkpoint-6", now)
