@@ -255,14 +255,16 @@ def _changes(old: dict, new: dict) -> list[str]:
         text = str(value)
         return text if len(text) <= 30 else text[:27] + "..."
 
-    def was(flags: dict, key: str) -> str:
-        if key not in flags and key in FLAGS_RECORDED_LATER:  # say it was assumed: the run file cannot tell
-            return f"{FLAGS_RECORDED_LATER[key]} (this run predates the flag)"
-        return short(flags.get(key))
-
-    changes = [f"--{k} was {was(old[group], k)}, now {short(v)}"
-               for group in ("model", "long_text") if group in old  # else recorded before textcls kept it
-               for k, v in new[group].items() if old[group].get(k, FLAGS_RECORDED_LATER.get(k)) != v]
+    changes = []
+    for group in ("model", "long_text"):
+        if group not in old:
+            continue  # recorded before textcls kept it
+        for k, v in new[group].items():
+            recorded = k in old[group]
+            was = old[group][k] if recorded else FLAGS_RECORDED_LATER.get(k)
+            if was != v:  # an assumed value is said to be one: the run file cannot tell
+                assumed = "" if recorded or k not in FLAGS_RECORDED_LATER else " (this run predates the flag)"
+                changes.append(f"--{k} was {short(was)}{assumed}, now {short(v)}")
     if old.get("max_seq_length") != new["max_seq_length"]:
         changes.append(f"--max_seq_length was {old.get('max_seq_length')}, now {new['max_seq_length']}")
     if (old.get("problem_type"), old.get("labels")) != (new["problem_type"], new["labels"]):
