@@ -80,7 +80,8 @@ class ModelArguments:
         metadata={
             "help": "llama: a local Llama checkpoint, a Hub id or the builtin 'smollm2-135m' (default). "
             "auto: any sequence-classification checkpoint (folder or Hub id) or the builtin 'minilm-l6' (default). "
-            "textcnn/dpcnn: a textcls checkpoint to continue from (default: a new model and tokenizer)."
+            "word-level families (textcnn, dpcnn, fasttext, textrnn): a textcls checkpoint to continue from "
+            "(default: a new model and tokenizer)."
         },
     )
     gguf_file: str | None = field(default=None, metadata={"help": "A GGUF file inside model_name_or_path."})

@@ -9,7 +9,7 @@ for multi-label data. Modes:
   weighs as much in the loss as any other; for multi-label data, negatives / positives per label
   (the usual `pos_weight`);
 - `sqrt_balanced`: the square root of `balanced`, a softer push towards rare classes that costs
-  less accuracy on the common ones (DESIGN.md: plain balanced weights trade accuracy for rare classes);
+  less accuracy on the common ones (bench/RESULTS.md, "class-weights": TextCNN on reuters-r8);
 - a list of positive numbers, one per label in label order.
 """
 

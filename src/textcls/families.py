@@ -472,9 +472,9 @@ FAMILIES: dict[str, Family] = {
             classifier_class=LlamaForSequenceClassification,
             build=build_pretrained,
             # From the literature, then checked on validation (bench/notes.md, "Llama family"): on 2,000 movie
-            # snippets these reach validation 0.894 (test 0.884) where 1 epoch of q/v adapters at lr 1e-4 reached
+            # snippets these reach validation 0.896 (test 0.878) where 1 epoch of q/v adapters at lr 1e-4 reached
             # 0.680 (and nothing on the topic corpora); on 2,000 reuters-r8 documents test 0.972 (TF-IDF+LR 0.960);
-            # on 2,000 20newsgroups posts 0.773 (validation 0.846), short of TF-IDF+LR's 0.785 (no one change
+            # on 2,000 20newsgroups posts 0.777 (validation 0.852), short of TF-IDF+LR's 0.785 (no one change
             # tried since has closed it: rates, rank, warm-up, epochs, pooling, windows; bench/notes.md).
             # Topic documents run to hundreds of tokens; 128 cut most short.
             max_seq_length=256,

@@ -41,7 +41,7 @@ def resolve_dtype(name: str, frozen_backbone: bool) -> torch.dtype:
     """`--torch_dtype` -> the dtype the backbone's weights are loaded in.
 
     `auto`: bfloat16 on a GPU that has it when the backbone is frozen (LoRA, quantized); float32 on the
-    CPU (bfloat16 is fast only on cores with AVX512-BF16 or AMX, not on DESIGN.md's AVX2 ones; where it is,
+    CPU (bfloat16 is fast only on cores with AVX512-BF16 or AMX, not on AVX2-only ones; where it is,
     `--bf16 --use_cpu` opts in: speed (g) in bench/RESULTS.md) and for full fine-tuning, whose AdamW updates
     would round away in bfloat16 weights: there, `--bf16` (mixed precision over float32 weights) is the way.
     """
